@@ -1,0 +1,114 @@
+"""The pipeline driver: program -> Module -> passes -> backend -> Executable.
+
+Data flows one way: the frontend makes a Module, the pass pipeline rewrites a copy of it,
+the backend builds a runner from the result. Every stage leaves its text in `stages`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .backends import get_backend
+from .config import Config, as_config
+from .errors import XltuneError
+from .executable import Executable
+from .ir.module import Module
+
+
+def load_program(program, specs=None) -> tuple[Module, str]:
+    """A Module and the text the user gave (or its printed form) from text, a path, a Module or a function."""
+    from .frontend.stablehlo import parse
+
+    if isinstance(program, Module):
+        return program.clone(), str(program)
+    if isinstance(program, Path) or (isinstance(program, str) and program.endswith(".mlir")
+                                      and "\n" not in program and os.path.exists(program)):
+        path = Path(program)
+        text = path.read_text()
+        return parse(text, source=str(path)), text
+    if isinstance(program, str):
+        return parse(program), program
+    if callable(program):
+        from .frontend.trace import trace
+        module = trace(program, *(specs or ()))
+        return module, str(module)
+    raise XltuneError(f"cannot compile a {type(program).__name__}: give StableHLO text, a .mlir path, "
+                      f"a Module or a Python function")
+
+
+def resolve_config(module: Module, backend, config, use_tuned: bool) -> tuple[Config, str]:
+    """The Config to build with and where it came from: 'explicit', 'tuned' or 'default'."""
+    if config is not None:
+        return as_config(config), "explicit"
+    if use_tuned and os.environ.get("XLTUNE_NO_TUNED") != "1":
+        try:
+            from .autotune.cache import lookup_tuned
+        except ImportError:
+            lookup_tuned = None
+        if lookup_tuned is not None:
+            found = lookup_tuned(module, backend)
+            if found is not None:
+                return found, "tuned"
+    return Config(), "default"
+
+
+def verify_between_passes() -> bool:
+    return os.environ.get("XLTUNE_VERIFY", "") not in ("", "0")
+
+
+def optimize(module: Module, backend, config: Config, stages: dict, stats: dict,
+             pipeline: str | None = None) -> Module:
+    """Run the backend's pass pipeline (or `pipeline`) over module; records stages and stats."""
+    if not backend.runs_passes:
+        return module
+    from .passes import run_pipeline
+    return run_pipeline(module, pipeline or backend.default_pipeline, config, stages, stats,
+                        verify=verify_between_passes())
+
+
+def build(module: Module, backend, config: Config, stages: dict, stats: dict, t0: float | None = None) -> Executable:
+    """Hand an optimized module to the backend and wrap the runner in an Executable."""
+    t0 = time.perf_counter() if t0 is None else t0
+    stats["ops_after"] = count_ops(module)
+    runner = backend.build(module, config, stages, stats)
+    stats["compile_seconds"] = time.perf_counter() - t0
+    return Executable(module, backend.name, runner, stages, config, stats)
+
+
+def compile(program, backend: str = "cpu", config=None, *, specs=None, pipeline: str | None = None,
+            use_tuned: bool = True) -> Executable:
+    """Compile StableHLO text / a .mlir path / a Module / a Python function for a backend.
+
+    config: a Config (or dict / JSON); None uses a stored tuned Config for this program and
+    device when there is one, else the defaults. pipeline overrides the backend's pass pipeline.
+    """
+    t0 = time.perf_counter()
+    module, text = load_program(program, specs)
+    be = get_backend(backend)
+    cfg, source = resolve_config(module, be, config, use_tuned)
+    stages: dict[str, str] = {"input": text, "hlo": str(module)}
+    stats: dict = {"config_source": source, "ops_before": count_ops(module)}
+    module = optimize(module, be, cfg, stages, stats, pipeline)
+    return build(module, be, cfg, stages, stats, t0)
+
+
+def count_ops(module: Module) -> int:
+    """Instructions in the entry computation that do work (not parameters, constants, tuples)."""
+    skip = {"parameter", "constant", "get_tuple_element", "tuple"}
+    return sum(1 for i in module.entry.walk() if i.opcode not in skip)
+
+
+def knobs(program, backend: str = "cpu", *, specs=None, pipeline: str | None = None, config=None):
+    """Every knob (pass knobs and the backend's kernel knobs) for a program, with choices and defaults."""
+    module, _ = load_program(program, specs)
+    be = get_backend(backend)
+    if not be.runs_passes:
+        return []
+    from .passes import pipeline_knobs, run_pipeline
+    cfg = as_config(config)
+    spec = pipeline or be.default_pipeline
+    found = list(pipeline_knobs(module, spec, cfg))
+    fused = run_pipeline(module, spec, cfg, {}, {}, verify=False)
+    found.extend(be.knobs(fused))
+    return found
