@@ -1,0 +1,160 @@
+"""Run a benchmark suite side by side in one process: xltune (default and tuned), the
+interpreter, and XLA through jax where installed. Ratios measured in one run are the figures
+that count; absolute times only mean something on a quiet machine."""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import measure as M
+from ..config import Config
+from ..errors import XltuneError
+from .workloads import Workload
+from .xla import XlaProgram, available as xla_available
+
+
+@dataclass
+class BenchOptions:
+    backend: str = "cpu"
+    budget_s: float = 1.0            # measuring time per variant and workload
+    interpreter_budget_s: float = 0.5
+    tune_trials: int = 0             # 0: no tuning
+    tune_timeout_s: float | None = None
+    storage: str | None = None       # Optuna storage URL for tuning
+    xla: bool = True
+    interpreter: bool = True
+    rtol: float = 2e-3
+    atol: float = 2e-4
+    progress: bool = True
+    log: list = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _fresh_object_cache():
+    """Point the object cache at an empty directory (a cold compile), then restore."""
+    old = os.environ.get("XLTUNE_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="xltune-cold-") as d:
+        os.environ["XLTUNE_CACHE_DIR"] = d
+        try:
+            yield d
+        finally:
+            if old is None:
+                os.environ.pop("XLTUNE_CACHE_DIR", None)
+            else:
+                os.environ["XLTUNE_CACHE_DIR"] = old
+
+
+def max_rel_error(got, want) -> float:
+    got = [got] if not isinstance(got, tuple) else list(got)
+    want = [want] if not isinstance(want, tuple) else list(want)
+    worst = 0.0
+    for g, w in zip(got, want):
+        g = np.asarray(g, dtype=np.float64)
+        w = np.asarray(w, dtype=np.float64)
+        if g.shape != w.shape:
+            return math.inf
+        scale = np.maximum(np.abs(w), 1.0)
+        err = np.abs(g - w) / scale
+        worst = max(worst, float(np.nanmax(err)) if err.size else 0.0)
+    return worst
+
+
+def bench_workload(w: Workload, opts: BenchOptions, copy_bw: float) -> dict:
+    import xltune
+
+    row: dict = {"workload": w.name, "size": w.size, "min_bytes": w.min_bytes, "flops": w.flops}
+    args = w.inputs()
+
+    # the oracle (and its speed: the baseline a notebook user compares to)
+    ref_exe = xltune.compile(w.text, backend="interpreter")
+    ref = ref_exe(*args)
+    if opts.interpreter:
+        row["interp_s"] = M.measure(lambda: ref_exe(*args), budget_s=opts.interpreter_budget_s,
+                                    warmup_s=0.0, min_samples=3).median
+
+    # xltune with the default Config: cold compile (empty object cache), then warm
+    with _fresh_object_cache():
+        t0 = time.perf_counter()
+        exe = xltune.compile(w.text, backend=opts.backend, config=Config())
+        row["compile_cold_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        exe = xltune.compile(w.text, backend=opts.backend, config=Config())
+        row["compile_warm_s"] = time.perf_counter() - t0
+    row["kernels"] = exe.stats.get("kernels")
+    row["fallback_ops"] = exe.stats.get("fallback_ops", 0)
+    row["max_rel_err"] = max_rel_error(exe(*args), ref)
+    m = M.measure(lambda: exe(*args), budget_s=opts.budget_s)
+    row["xltune_s"], row["xltune_noisy"] = m.median, m.noisy
+
+    if opts.tune_trials:
+        from ..autotune import tune
+        res = tune(w.text, backend=opts.backend, trials=opts.tune_trials, timeout=opts.tune_timeout_s,
+                   storage=opts.storage, args=args, progress=False)
+        tuned = xltune.compile(w.text, backend=opts.backend, config=res.best_config)
+        row["tuned_max_rel_err"] = max_rel_error(tuned(*args), ref)
+        pair = M.measure_paired({"default": lambda: exe(*args), "tuned": lambda: tuned(*args)},
+                                budget_s=2 * opts.budget_s)
+        row["tuned_s"], row["tuned_noisy"] = pair["tuned"].median, pair["tuned"].noisy
+        row["default_paired_s"] = pair["default"].median
+        row["tuned_config"] = res.best_config.to_json()
+        row["trials_to_5pct"] = res.trials_to_within(0.05)
+
+    if opts.xla and xla_available(opts.backend) is None:
+        prog = XlaProgram(w.text, opts.backend)
+        row["xla_compile_s"] = prog.compile_seconds
+        dev_args = prog.put(args)
+        row["xla_max_rel_err"] = max_rel_error(prog(*args), ref)
+        mx = M.measure(lambda: prog.run_device(dev_args), budget_s=opts.budget_s)
+        row["xla_s"], row["xla_noisy"] = mx.median, mx.noisy
+
+    # derived figures
+    t = row["xltune_s"]
+    if w.min_bytes:
+        row["GB/s"] = w.min_bytes / t / 1e9
+        row["%copy_bw"] = 100.0 * w.min_bytes / t / copy_bw if copy_bw else None
+    if w.flops:
+        row["GFLOP/s"] = w.flops / t / 1e9
+    if "xla_s" in row:
+        row["speedup_vs_xla"] = row["xla_s"] / t
+        if "tuned_s" in row:
+            row["tuned_speedup_vs_xla"] = row["xla_s"] / row["tuned_s"]
+    if "interp_s" in row:
+        row["speedup_vs_interp"] = row["interp_s"] / t
+    if "tuned_s" in row:
+        row["tuned_vs_default"] = row["default_paired_s"] / row["tuned_s"]
+    return row
+
+
+def run_suite(workloads: list[Workload], opts: BenchOptions):
+    """Benchmark every workload; returns (pandas DataFrame, summary dict)."""
+    import pandas as pd
+
+    copy_bw, copy_m = M.copy_bandwidth()
+    rows = []
+    it = workloads
+    if opts.progress:
+        from tqdm.auto import tqdm
+        it = tqdm(workloads, desc="bench", unit="workload")
+    for w in it:
+        try:
+            rows.append(bench_workload(w, opts, copy_bw))
+        except XltuneError as e:
+            rows.append({"workload": w.name, "size": w.size, "error": str(e)})
+    df = pd.DataFrame(rows)
+    summary = {"copy_bw_GBps": copy_bw / 1e9, "copy_bw_noisy": copy_m.noisy, "backend": opts.backend,
+               "workloads": len(workloads)}
+    for col, key in (("speedup_vs_xla", "geomean_speedup_vs_xla"),
+                     ("tuned_speedup_vs_xla", "geomean_tuned_speedup_vs_xla"),
+                     ("speedup_vs_interp", "geomean_speedup_vs_interp"),
+                     ("tuned_vs_default", "geomean_tuned_vs_default")):
+        if col in df and df[col].notna().any():
+            vals = df[col].dropna().astype(float)
+            summary[key] = float(np.exp(np.log(vals).mean()))
+            summary[key.replace("geomean", "min")] = float(vals.min())
+    return df, summary
