@@ -333,6 +333,7 @@ class Module:
         self.functions: dict[str, Computation] = {}
         self.entry_name: str = "main"
         self.attrs: str | None = None  # module attribute dictionary text, printed verbatim
+        self.buffer_plan = None  # set by the `buffers` pass (xltune.passes.buffers.BufferPlan); not cloned
 
     @property
     def entry(self) -> Computation:

@@ -1,0 +1,39 @@
+"""Dead code elimination: drop pure instructions nothing reads, in every computation and region.
+
+Side-effecting ops (custom calls, checks, I/O, and ops whose regions hold one) always stay, and
+so do parameters and the values a computation returns.
+"""
+from __future__ import annotations
+
+from ..config import Config
+from ..ir.module import Computation, Module
+from .analysis import erase, has_side_effect
+from .pipeline import Pass, PassContext, register
+
+
+def remove_dead(comp: Computation) -> int:
+    """Remove dead instructions of comp and of its regions (innermost first); return how many."""
+    removed = 0
+    for inst in comp.instructions:
+        for r in inst.regions:
+            removed += remove_dead(r)
+    live_outputs = set(comp.outputs)
+    for inst in reversed(comp.instructions):
+        if inst.opcode == "parameter" or inst in live_outputs or inst._users:
+            continue
+        if has_side_effect(inst):
+            continue
+        erase(comp, inst)
+        removed += 1
+    return removed
+
+
+@register
+class DeadCodeElimination(Pass):
+    name = "dce"
+
+    def run(self, module: Module, config: Config, ctx: PassContext) -> bool:
+        n = sum(remove_dead(f) for f in module.functions.values())
+        if n:
+            ctx.count("removed", self.name, n)
+        return n > 0
