@@ -107,11 +107,18 @@ _F8 = {
     "f8E5M2FNUZ": ml_dtypes.float8_e5m2fnuz,
     "f8E8M0FNU": ml_dtypes.float8_e8m0fnu,
 }
+# Sub-byte floats (one byte of storage each, like the f8 types).
+_F_SUB = {
+    "f4E2M1FN": (ml_dtypes.float4_e2m1fn, 4),
+    "f6E2M3FN": (ml_dtypes.float6_e2m3fn, 6),
+    "f6E3M2FN": (ml_dtypes.float6_e3m2fn, 6),
+}
 
 ALL: tuple[DType, ...] = (
     I1, I2, I4, I8, I16, I32, I64, UI2, UI4, UI8, UI16, UI32, UI64,
     F16, BF16, F32, F64, C64, C128,
-) + tuple(_d(n, FLOAT, 8, t, n.lower()) for n, t in _F8.items())
+) + tuple(_d(n, FLOAT, 8, t, n.lower()) for n, t in _F8.items()) + tuple(
+    _d(n, FLOAT, b, t, n.lower()) for n, (t, b) in _F_SUB.items())
 
 _BY_NAME: dict[str, DType] = {d.name: d for d in ALL}
 _BY_NAME.update({d.hlo_name: d for d in ALL})
