@@ -220,3 +220,8 @@ defop("convolution", CONTRACTION, 2,
       attrs=("dimension_numbers", "feature_group_count", "batch_group_count"),
       optional_attrs=("window_strides", "padding", "lhs_dilation", "rhs_dilation", "window_reversal",
                       "precision_config"), infer=_infer_convolution, evaluate=_ev_convolution)
+# (operand, kernel, padding tensor): convolution with the padding given as an operand
+defop("dynamic_conv", CONTRACTION, 3,
+      attrs=("dimension_numbers", "feature_group_count", "batch_group_count"),
+      optional_attrs=("window_strides", "lhs_dilation", "rhs_dilation", "window_reversal",
+                      "precision_config"))

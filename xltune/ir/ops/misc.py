@@ -516,3 +516,14 @@ defop("expect_serialized_eq", SIDE_EFFECT, None, optional_attrs=("probe_id", "it
 defop("fusion", FUSION, None, attrs=("kind",), num_regions=1, variadic_results=True, dialect="xltune",
       infer=_infer_fusion, evaluate=_ev_fusion,
       doc="A fused kernel: the region computes the outputs from the operands (its parameters).")
+
+# Ops the conformance files use that the parser must recognise (catalog lines added by the
+# parser work; shape rules and evaluation belong with the interpreter).
+defop("collective_reduce", COLLECTIVE, 1, optional_attrs=("replica_groups", "channel_handle"),
+      num_regions=1)
+defop("probe", SIDE_EFFECT, 1, attrs=("probe_id",), optional_attrs=("iteration",), dialect="interpreter",
+      side_effect=True)
+defop("print", SIDE_EFFECT, 1, dialect="interpreter", side_effect=True, variadic_results=True)
+defop("run_parallel", OTHER, None, attrs=("programs",), optional_attrs=("infeed",), dialect="interpreter",
+      variadic_results=True, side_effect=True,
+      doc="Runs the functions named in `programs` (a RawAttr of symbol lists) as parallel processes.")
