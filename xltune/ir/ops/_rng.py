@@ -43,27 +43,55 @@ def _join64(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
 
 
+def _split_shape(shape):
+    """XLA's SplitShapeIntoHalves: the dimension halved for 32-bit outputs (an even one if any,
+    else the largest), and the half shape."""
+    if not shape:
+        return 0, (1,)
+    split = -1
+    for i, d in enumerate(shape):
+        if d % 2 == 0:
+            split = i
+            break
+    if split == -1:
+        for i, d in enumerate(shape):
+            if split == -1 or d > shape[split]:
+                split = i
+    half = list(shape)
+    half[split] = -(-half[split] // 2)
+    return split, tuple(half)
+
+
 def three_fry(state: np.ndarray, shape, bits: int):
     key, counter = np.uint64(state[0]), np.uint64(state[1])
-    k0, k1 = _split64(np.array(key))
-    n = math.prod(shape)
+    k1, k0 = _split64(np.array(key))  # the key's low word is key[0]
+    shape = tuple(shape)
     if bits == 64:
-        calls = n
+        calls = math.prod(shape)
         ctr = counter + np.arange(calls, dtype=np.uint64)
         hi, lo = _split64(ctr)
-        o0, o1 = threefry2x32(hi, lo, k0, k1)
-        out = _join64(o0, o1)
+        o0, o1 = threefry2x32(lo, hi, k0, k1)
+        out = _join64(o1, o0).reshape(shape)
     else:
-        calls = (n + 1) // 2
+        split, half = _split_shape(shape)
+        calls = math.prod(half)
         ctr = counter + np.arange(calls, dtype=np.uint64)
         hi, lo = _split64(ctr)
-        o0, o1 = threefry2x32(hi, lo, k0, k1)
-        out = np.concatenate([o0, o1])[:n]
+        o0, o1 = threefry2x32(lo, hi, k0, k1)
+        o0, o1 = o0.reshape(half), o1.reshape(half)
+        both = np.stack([o0, o1], axis=split + 1)  # [..., h, 2, ...] -> [..., 2h, ...]
+        full = list(half)
+        full[split] *= 2
+        out = both.reshape(full if shape else (2,))
+        if shape:
+            out = out[tuple(slice(0, d) for d in shape)]
+        else:
+            out = out[0]
         if bits < 32:
             out = out.astype(np.uint64) & np.uint64((1 << bits) - 1)
     new_state = np.array(state, np.uint64).copy()
     new_state[1] = counter + np.uint64(calls)
-    return new_state, out.reshape(shape)
+    return new_state, np.asarray(out).reshape(shape)
 
 
 _PA, _PB = np.uint32(0x9E3779B9), np.uint32(0xBB67AE85)
@@ -78,39 +106,38 @@ def philox4x32(c: list, k0, k1):
         hi0, lo0 = (p0 >> np.uint64(32)).astype(np.uint32), (p0 & M32).astype(np.uint32)
         hi1, lo1 = (p1 >> np.uint64(32)).astype(np.uint32), (p1 & M32).astype(np.uint32)
         c = [hi1 ^ c[1] ^ k0, lo1, hi0 ^ c[3] ^ k1, lo0]
-        if i < 9:
-            k0 = np.uint32(k0 + _PA)
-            k1 = np.uint32(k1 + _PB)
+        k0 = np.uint32((int(k0) + int(_PA)) & 0xFFFFFFFF)
+        k1 = np.uint32((int(k1) + int(_PB)) & 0xFFFFFFFF)
     return c
 
 
 def philox(state: np.ndarray, shape, bits: int):
-    key = np.uint64(state[0])
+    """XLA's Philox4x32-10: key = state[0]; the 128-bit counter is (state[1], state[2]) for a
+    3-word state and (state[1], state[0]) for a 2-word one."""
+    key = int(state[0])
     ctr_lo = np.uint64(state[1])
-    ctr_hi = np.uint64(state[2]) if len(state) > 2 else np.uint64(0)
-    k0, k1 = (np.uint32(int(key) & 0xFFFFFFFF), np.uint32(int(key) >> 32))
+    ctr_hi = np.uint64(state[2]) if len(state) > 2 else np.uint64(state[0])
+    k0, k1 = np.uint32(key & 0xFFFFFFFF), np.uint32(key >> 32)
     n = math.prod(shape)
     per_call = 4 if bits <= 32 else 2
     calls = (n + per_call - 1) // per_call
     idx = np.arange(calls, dtype=np.uint64)
     lo = ctr_lo + idx
-    carry = (lo < ctr_lo).astype(np.uint64)
-    hi = ctr_hi + carry
+    hi = ctr_hi + (lo < ctr_lo).astype(np.uint64)
     c = [(lo & M32).astype(np.uint32), (lo >> np.uint64(32)).astype(np.uint32),
          (hi & M32).astype(np.uint32), (hi >> np.uint64(32)).astype(np.uint32)]
     out = philox4x32(c, k0, k1)
     if bits <= 32:
-        words = np.stack(out, axis=1).reshape(-1)[:n]
+        res = np.stack(out, axis=1).reshape(-1)[:n]
         if bits < 32:
-            words = words.astype(np.uint64) & np.uint64((1 << bits) - 1)
-        res = words
+            res = res.astype(np.uint64) & np.uint64((1 << bits) - 1)
     else:
         res = np.stack([_join64(out[1], out[0]), _join64(out[3], out[2])], axis=1).reshape(-1)[:n]
     new_state = np.array(state, np.uint64).copy()
     new_lo = ctr_lo + np.uint64(calls)
     new_state[1] = new_lo
-    if len(state) > 2:
-        new_state[2] = ctr_hi + (np.uint64(1) if new_lo < ctr_lo else np.uint64(0))
+    if len(state) > 2 and new_lo < ctr_lo:
+        new_state[2] = ctr_hi + np.uint64(1)
     return new_state, res.reshape(shape)
 
 

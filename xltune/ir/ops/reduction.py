@@ -198,14 +198,16 @@ def _ev_reduce_window(inst, args, ev):
                 v = N.to_int(padded[0][sl], dt)
                 acc = acc + v if op == "add" else (np.maximum(acc, v) if op == "maximum" else np.minimum(acc, v))
             return N.wrap_int(acc, dt)
-        acc = N.to_compute(accs[0], dt)
+        # one step per window element in row-major order, rounded to the element type each time
+        # (the reference's order; XLA's too: the conformance files' cumsums depend on it)
+        acc = accs[0]
         for sl in _window_slices(padded[0].shape, out_shape, wd, ws, wdl):
-            v = N.to_compute(padded[0][sl], dt)
+            v = padded[0][sl]
             if op == "add":
-                acc = acc + v
+                acc = N.from_compute(N.to_compute(acc, dt) + N.to_compute(v, dt), dt)
             else:
-                acc = minmax_values(acc, v, D.F64, op == "maximum")
-        return N.from_compute(acc, dt)
+                acc = minmax_values(acc, v, dt, op == "maximum")
+        return acc
     for sl in _window_slices(padded[0].shape, out_shape, wd, ws, wdl):
         accs = ev.map_region(inst.regions[0], accs + [p[sl] for p in padded])
     outs = [np.asarray(a).astype(d.np_dtype, copy=False).reshape(out_shape) for a, d in zip(accs, dts)]
