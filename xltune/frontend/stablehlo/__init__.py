@@ -16,7 +16,7 @@ from pathlib import Path
 from ...ir.module import Module
 from .parser import parse_text
 
-_SPLIT = re.compile(r"^// -----\s*$", re.MULTILINE)
+_SPLIT = re.compile(r"^// -----[ \t]*\r?$", re.MULTILINE)
 
 
 def parse(text: str, source: str = "<input>", first_line: int = 1) -> Module:

@@ -62,14 +62,23 @@ _STOP = frozenset((",", ":", ")", "]", "}", ">"))
 
 
 # ---- scalars and lists ---------------------------------------------------------------------
+_INT_MIN, _INT_LIMIT = -(1 << 63), 1 << 64
+
+
+def _checked(lx: Lexer, v: int, offset: int, text: str) -> int:
+    if not _INT_MIN <= v < _INT_LIMIT:
+        raise lx.error("integer out of the 64-bit range", offset, text)
+    return v
+
+
 def _int(lx: Lexer) -> int:
     kind, text, start, _ = lx.peek()
     if kind == INT:
         lx.next()
-        return int(text)
+        return _checked(lx, int(text), start, text)
     if kind == HEXINT:
         lx.next()
-        return int(text, 16)
+        return _checked(lx, int(text, 16), start, text)
     raise lx.error("expected an integer")
 
 
@@ -312,7 +321,7 @@ def parse_attr_value(lx: Lexer, name: str | None = None, depth: int = 0, typed: 
         return unescape(text[1:-1])
     if kind == INT or kind == HEXINT:
         lx.next()
-        v = int(text, 16) if kind == HEXINT else int(text)
+        v = _checked(lx, int(text, 16) if kind == HEXINT else int(text), start, text)
         if typed and lx.at(":"):
             lx.next()
             k2, t2, _, _ = lx.peek()

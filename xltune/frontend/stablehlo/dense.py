@@ -247,7 +247,13 @@ def _int_array(vals, dt: dtypes.DType) -> np.ndarray:
 
 
 def convert_leaves(leaves, offsets, dt: dtypes.DType) -> np.ndarray:
-    """A flat array of dtype dt from literal leaves (tokens, or (re, im) pairs for complex)."""
+    """A flat array of dtype dt from literal leaves (tokens, or (re, im) pairs for complex).
+    Decimal values beyond the type's range become infinities, as MLIR rounds them."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _convert_leaves(leaves, offsets, dt)
+
+
+def _convert_leaves(leaves, offsets, dt: dtypes.DType) -> np.ndarray:
     if dt.is_complex:
         comp = dt.component
         re_toks, im_toks, offs = [], [], []

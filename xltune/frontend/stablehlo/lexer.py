@@ -191,7 +191,9 @@ class Lexer:
         while True:
             m = scan.search(text, pos)
             if m is None:
-                raise self.error("unbalanced '{'", open_pos, "{")
+                at = self.loc(open_pos)
+                raise self.error(f"unexpected end of input: the '{{' at line {at.line}, column {at.col} "
+                                 f"is never closed", len(text), "end of input")
             c = m.group(0)
             if c == '"':
                 s = _STRING_AT.match(text, m.start())

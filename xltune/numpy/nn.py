@@ -1,0 +1,157 @@
+"""xnp.nn: activations and normalizations, written as jax.nn writes them.
+
+relu gelu silu sigmoid softmax log_softmax logsumexp layer_norm, plus a few more that come for
+free (relu6, leaky_relu, elu, softplus, log_sigmoid, one_hot, rms_norm, standardize).
+"""
+from __future__ import annotations
+
+import math
+
+from ._core import api, asarray, convert, error, normalize_axes
+from ._dtypes import DEFAULT_FLOAT, to_dtype
+from ._elementwise import (add, divide, equal, erf, exp, isfinite, log, log1p, maximum, minimum,
+                           multiply, negative, rsqrt, sigmoid as _sigmoid, subtract, tanh, where)
+from ._reductions import max as _max, mean, sum as _sum
+from ._shape import expand_dims, squeeze
+
+
+@api
+def relu(x):
+    return maximum(x, 0)
+
+
+@api
+def relu6(x):
+    return minimum(maximum(x, 0), 6.0)
+
+
+@api
+def leaky_relu(x, negative_slope=0.01):
+    a = asarray(x)
+    return where(a >= 0, a, multiply(negative_slope, a))
+
+
+@api
+def elu(x, alpha=1.0):
+    from ._elementwise import expm1
+    a = asarray(x)
+    return where(a > 0, a, multiply(alpha, expm1(where(a > 0, 0.0, a))))
+
+
+@api
+def sigmoid(x):
+    return _sigmoid(x)
+
+
+@api
+def silu(x):
+    a = asarray(x)
+    return multiply(a, _sigmoid(a))
+
+
+swish = silu
+
+
+@api
+def gelu(x, approximate=True):
+    """jax.nn.gelu: the tanh approximation by default, the erf form with approximate=False."""
+    a = asarray(x)
+    if approximate:
+        inner = multiply(math.sqrt(2 / math.pi), add(a, multiply(0.044715, a * a * a)))
+        return multiply(multiply(0.5, a), add(1.0, tanh(inner)))
+    return divide(multiply(a, add(erf(multiply(a, 1 / math.sqrt(2))), 1.0)), 2.0)
+
+
+@api
+def softplus(x):
+    a = asarray(x)
+    return add(log1p(exp(negative(abs_(a)))), maximum(a, 0))
+
+
+def abs_(a):
+    from ._elementwise import abs as _abs
+    return _abs(a)
+
+
+@api
+def log_sigmoid(x):
+    return negative(softplus(negative(x)))
+
+
+@api
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    if b is not None or return_sign:
+        raise error("b= and return_sign= are not supported")
+    x = asarray(a)
+    if not (x.xdtype.is_float or x.xdtype.is_complex):
+        x = convert(x, DEFAULT_FLOAT)
+    axes = normalize_axes(axis, x.ndim)
+    amax = _max(x, axes, keepdims=True)
+    amax = where(isfinite(amax), amax, 0.0)  # all -inf rows give -inf, not nan
+    out = add(log(_sum(exp(subtract(x, amax)), axes, keepdims=True)), amax)
+    return out if keepdims else squeeze(out, axes)
+
+
+@api
+def softmax(x, axis=-1, where=None, initial=None):
+    a = asarray(x)
+    if not a.xdtype.is_float:
+        a = convert(a, DEFAULT_FLOAT)
+    unnormalized = exp(subtract(a, _max(a, axis, keepdims=True)))
+    return divide(unnormalized, _sum(unnormalized, axis, keepdims=True))
+
+
+@api
+def log_softmax(x, axis=-1, where=None, initial=None):
+    a = asarray(x)
+    if not a.xdtype.is_float:
+        a = convert(a, DEFAULT_FLOAT)
+    shifted = subtract(a, _max(a, axis, keepdims=True))
+    return subtract(shifted, log(_sum(exp(shifted), axis, keepdims=True)))
+
+
+@api
+def standardize(x, axis=-1, mean_=None, variance=None, epsilon=1e-5):
+    a = asarray(x)
+    m = mean(a, axis, keepdims=True) if mean_ is None else mean_
+    c = subtract(a, m)
+    v = mean(multiply(c, c), axis, keepdims=True) if variance is None else variance
+    return multiply(c, rsqrt(add(v, epsilon)))
+
+
+@api
+def layer_norm(x, weight=None, bias=None, *, axis=-1, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) over axis, then * weight + bias (each optional)."""
+    from ._elementwise import sqrt
+    a = asarray(x)
+    m = mean(a, axis, keepdims=True)
+    c = subtract(a, m)
+    v = mean(multiply(c, c), axis, keepdims=True)
+    out = divide(c, sqrt(add(v, eps)))
+    if weight is not None:
+        out = multiply(out, weight)
+    if bias is not None:
+        out = add(out, bias)
+    return out
+
+
+@api
+def rms_norm(x, weight=None, *, axis=-1, eps=1e-6):
+    a = asarray(x)
+    out = multiply(a, rsqrt(add(mean(multiply(a, a), axis, keepdims=True), eps)))
+    return out if weight is None else multiply(out, weight)
+
+
+@api
+def one_hot(x, num_classes, *, dtype=None, axis=-1):
+    from ._creation import arange
+    a = asarray(x)
+    idx = expand_dims(a, axis)
+    classes = arange(int(num_classes))
+    shape = [1] * (a.ndim + 1)
+    ax = axis % (a.ndim + 1)
+    shape[ax] = int(num_classes)
+    from ._shape import reshape
+    hot = equal(idx, reshape(classes, tuple(shape)))
+    return convert(hot, to_dtype(dtype) if dtype is not None else DEFAULT_FLOAT)
+
