@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import replace
 from typing import Callable
 
 import ml_dtypes
@@ -426,6 +427,34 @@ def reverse_noop(inst, rw):
     dims = tuple(inst.attrs.get("dimensions", ()))
     if x.type == inst.type and all(x.type.shape[d] == 1 for d in dims):
         return x
+    return None
+
+
+# ---- contractions ----------------------------------------------------------------------------------------------
+@rule("dot_general")
+def dot_of_transpose(inst, rw):
+    """dot_general(transpose(y), z) -> dot_general(y, z) with the dimension numbers mapped through
+    the permutation, when the transpose keeps the order of the free (non-batch, non-contracting)
+    dimensions, so the result's layout is unchanged. Likewise for the right-hand side."""
+    dn = inst.attrs.get("dot_dimension_numbers")
+    if dn is None:
+        return None
+    lhs, rhs = inst.operands
+    for side, t in (("lhs", lhs), ("rhs", rhs)):
+        if t.opcode != "transpose":
+            continue
+        perm = tuple(t.attrs["permutation"])
+        batch = tuple(getattr(dn, f"{side}_batching_dimensions"))
+        contract = tuple(getattr(dn, f"{side}_contracting_dimensions"))
+        free = [perm[j] for j in range(len(perm)) if j not in batch and j not in contract]
+        if free != sorted(free):
+            continue
+        new_dn = replace(dn, **{f"{side}_batching_dimensions": tuple(perm[d] for d in batch),
+                                f"{side}_contracting_dimensions": tuple(perm[d] for d in contract)})
+        y = t.operands[0]
+        operands = (y, rhs) if side == "lhs" else (lhs, y)
+        attrs = dict(inst.attrs, dot_dimension_numbers=new_dn)
+        return rw.add("dot_general", operands, inst.type, attrs)
     return None
 
 

@@ -48,10 +48,10 @@ def _group_order(planner: Planner, groups: list[Group]) -> list[Group]:
     return out
 
 
-def outline(comp: Computation, plan: Plan, planner: Planner) -> list[Instruction]:
-    """Replace the planned groups of comp by fusion instructions; return them."""
+def outline(comp: Computation, plan: Plan, planner: Planner) -> dict[Group, Instruction]:
+    """Replace the planned groups of comp by fusion instructions; return them by group."""
     value: dict[Instruction, Instruction] = {}   # fused member -> the fusion output carrying it
-    fusions = []
+    fusions: dict[Group, Instruction] = {}
     for g in _group_order(planner, plan.groups):
         members = planner.sorted(g.members)
         outs = planner.outputs(g.members, g.home, (g,))
@@ -73,7 +73,7 @@ def outline(comp: Computation, plan: Plan, planner: Planner) -> list[Instruction
         ftype = TupleType(tuple(m.type for m in outs)) if multi else outs[0].type
         f = comp.add("fusion", [value.get(o, o) for o in inputs], ftype, {"kind": g.kind, "name": name},
                      [region], name=name, multi=multi)
-        fusions.append(f)
+        fusions[g] = f
         if multi:
             for i, m in enumerate(outs):
                 value[m] = comp.add("get_tuple_element", (f,), m.type, {"index": i}, name=m.name)
@@ -89,20 +89,28 @@ def outline(comp: Computation, plan: Plan, planner: Planner) -> list[Instruction
     return fusions
 
 
-def format_log(plan: Plan, planner: Planner, fusions: list[Instruction]) -> str:
+def format_log(plan: Plan, planner: Planner, fusions: dict[Group, Instruction]) -> str:
     pol = plan.policy
     lines = ["# fusion decisions: every candidate edge producer -> consumer, its outcome and why",
              "# policy: " + " ".join(f"fusion.{k}={getattr(pol, k)}" for k in pol.__dataclass_fields__)]
     ds = sorted(plan.decisions, key=lambda d: (planner.pos[d.producer], planner.pos[d.consumer]))
     width = max([len(f"{d.producer.ref} -> {d.consumer.ref}") for d in ds] + [10])
+    verdicts = []
     for d in ds:
+        if not d.fused:
+            verdicts.append("not fused")
+            continue
+        f = fusions.get(planner.group_of.get(d.consumer))
+        where = f"{f.attrs['name']} ({f.attrs['kind']})" if f is not None else "copies in other kernels"
+        verdicts.append(f"fused ({d.how}) into {where}")
+    vwidth = max([len(v) for v in verdicts] + [10])
+    for d, verdict in zip(ds, verdicts):
         edge = f"{d.producer.ref} -> {d.consumer.ref}"
-        verdict = f"fused ({d.how}, {d.kind})" if d.fused else "not fused"
         knob = f"  [knob {d.knob}, default {d.default}]" if d.knob else ""
-        lines.append(f"{edge:<{width}}  {verdict:<26}  {d.reason}{knob}")
+        lines.append(f"{edge:<{width}}  {verdict:<{vwidth}}  {d.reason}{knob}")
     lines.append("")
     lines.append(f"# kernels: {len(fusions)} fusions")
-    for f in fusions:
+    for f in fusions.values():
         body = f.attrs["name"], f.attrs["kind"]
         region = f.regions[0]
         n = sum(1 for i in region.instructions if i.opcode not in ("parameter", "constant"))
@@ -127,7 +135,7 @@ class Fusion(Pass):
         plan = planner.run()
         fusions = outline(comp, plan, planner)
         kinds: dict[str, int] = {}
-        for f in fusions:
+        for f in fusions.values():
             kinds[f.attrs["kind"]] = kinds.get(f.attrs["kind"], 0) + 1
         ctx.stats["fusion_kinds"] = kinds
         ctx.stats["fusion_decisions"] = {"fused": sum(d.fused for d in plan.decisions),

@@ -363,7 +363,9 @@ class Planner:
         return v
 
     # -- one candidate edge --
-    def decide(self, producer: Instruction, g: Group) -> Decision:
+    def decide(self, producer: Instruction, g: Group, merges_only: bool = False) -> Decision | None:
+        """The decision for the edge producer -> g (None: undecided yet, when only plain merges
+        are being made and this would be another way of joining)."""
         pg = self.group_of[producer]
         consumers = [u for u in self.readers[producer] if u in g.members]
         consumer = consumers[0]
@@ -389,6 +391,8 @@ class Planner:
         others += [m for m in self.sorted(pg.home) if m in self.entry_outputs]
         cheap = self._cheap(pg.members)
         contested, wanted, reason = False, True, ""
+        if others and merges_only:
+            return None
         if not others:
             how = "merge"
         elif cheap and p.duplicate_cheap_producers:
@@ -471,6 +475,10 @@ class Planner:
         self._producer_consumer()
         if self.policy.sibling:
             self._siblings()
+        for key, d in self.decisions.items():
+            if not d.fused and any(d.producer in k.members for k in self.holders.get(d.consumer, ())):
+                self.decisions[key] = Decision(d.producer, d.consumer, True, "merge", self.group_of[d.consumer].kind,
+                                               f"joined this kernel through another consumer (earlier: {d.reason})")
         live = []
         for g in self.live_groups():
             kind, why = self.classify(g.members, g.home, (g,))
@@ -482,21 +490,26 @@ class Planner:
         return Plan(live, list(self.decisions.values()), self.policy, self.edge_knobs())
 
     def _producer_consumer(self):
-        changed = True
-        while changed:
-            changed = False
-            for g in sorted(self.live_groups(), key=lambda g: -max(self.pos[m] for m in g.members)):
-                progress = bool(g.home)
-                while progress:
-                    progress = False
-                    cands = [o for o in self.inputs(g.members) if o in self.group_of]
-                    for prod in reversed(self.sorted(cands)):
-                        d = self.decide(prod, g)
-                        self.record(d)
-                        if d.fused:
-                            self.apply(d, g)
-                            changed = progress = True
-                            break
+        # Plain merges first, to a fixed point: a producer whose readers will all end up in one
+        # kernel is merged, not duplicated or made an extra output on the way there.
+        for merges_only in (True, False):
+            changed = True
+            while changed:
+                changed = False
+                for g in sorted(self.live_groups(), key=lambda g: -max(self.pos[m] for m in g.members)):
+                    progress = bool(g.home)
+                    while progress:
+                        progress = False
+                        cands = [o for o in self.inputs(g.members) if o in self.group_of]
+                        for prod in reversed(self.sorted(cands)):
+                            d = self.decide(prod, g, merges_only)
+                            if d is None:
+                                continue
+                            self.record(d)
+                            if d.fused:
+                                self.apply(d, g)
+                                changed = progress = True
+                                break
 
     def _siblings(self):
         """Merge kernels of one kind and iteration space that read a common (non-scalar) input."""
