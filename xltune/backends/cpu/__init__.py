@@ -1,0 +1,70 @@
+"""The CPU backend: fused module -> LLVM IR -> optimized object (cached on disk) -> JIT -> runner.
+
+    plan      program.plan_program   which instructions are native kernels, which fall back,
+                                     where every value lives (params, outputs, constants, arena)
+    emit      program.build_llvm     one LLVM module: kernels + one function per native segment
+    compile   llvm_target.host()     O3 with loop/SLP vectorization for the host CPU
+    cache     objcache               keyed by (IR, triple, CPU, features, versions)
+    run       runtime.CpuRunner      pointer table + ctypes, interpreter for fallbacks
+
+Stages added: "schedule" (the plan), "llvm" (optimized IR), "asm". Stats added: "kernels",
+"fallback_ops", "object_cache" ("hit"/"miss"/"off"), "llvm_seconds", "codegen_seconds".
+"""
+from __future__ import annotations
+
+import time
+
+from ...config import Config
+from . import objcache
+from .llvm_target import host
+from .program import build_llvm, kernel_knobs, plan_program
+from .runtime import CpuRunner
+
+
+class CpuBackend:
+    name = "cpu"
+    runs_passes = True
+    default_pipeline = "simplify,fusion,buffers"
+
+    def knobs(self, module) -> list:
+        return kernel_knobs(module)
+
+    def build(self, module, config: Config, stages: dict, stats: dict):
+        t0 = time.perf_counter()
+        plan = plan_program(module, config)
+        stages["schedule"] = plan.text()
+        stats["kernels"] = len(plan.kernels)
+        stats["fallback_ops"] = len(plan.fallbacks)
+        if plan.fallbacks:
+            stats["fallbacks"] = [f"{s.inst.ref} ({s.inst.opcode}): {s.reason}" for s in plan.fallbacks]
+        llmod, segments = build_llvm(plan, config)
+        t1 = time.perf_counter()
+        stats["codegen_seconds"] = t1 - t0
+        target = host()
+        library = None
+        if segments:
+            ir_text = str(llmod)
+            key = target.cache_key(ir_text)
+            cache = objcache.object_cache()
+            compiled = cache.get(key)
+            if compiled is None:
+                compiled = target.compile_ir(ir_text)
+                cache.put(key, compiled)
+                stats["object_cache"] = "miss" if objcache.enabled() else "off"
+            else:
+                stats["object_cache"] = "hit"
+            stages["llvm"] = compiled.optimized_ir
+            stages["asm"] = compiled.asm
+            library = target.load(compiled.object_image, segments)
+        else:
+            stages["llvm"] = "; no native code: every instruction runs in the interpreter\n"
+            stages["asm"] = ""
+            stats["object_cache"] = "off"
+        stats["llvm_seconds"] = time.perf_counter() - t1
+        return CpuRunner(plan, library, segments, module, stats)
+
+    def fingerprint(self) -> str:
+        return host().fingerprint()
+
+
+__all__ = ["CpuBackend"]

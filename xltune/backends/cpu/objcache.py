@@ -1,0 +1,111 @@
+"""On-disk cache of compiled objects: a second compile of the same program costs milliseconds.
+
+Key: sha256 of (LLVM IR text, triple, CPU name, features, opt level, LLVM/llvmlite/xltune
+versions) — `HostTarget.cache_key`. Each entry is three files in `<cache dir>/objects/`:
+`<key>.o` (the object image), `<key>.ll` (optimized IR) and `<key>.s` (assembly), so a warm
+compile still fills `exe.stages["llvm"]` and `["asm"]`. Writes go through a temporary file and
+an atomic rename, so concurrent compiles (tuning workers) never see a torn entry.
+
+`XLTUNE_CACHE_DIR` moves the cache; `XLTUNE_OBJECT_CACHE=0` turns it off.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .llvm_target import Compiled
+
+_SUFFIXES = (".o", ".ll", ".s")
+
+
+def cache_root() -> Path:
+    env = os.environ.get("XLTUNE_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "xltune"
+
+
+def enabled() -> bool:
+    return os.environ.get("XLTUNE_OBJECT_CACHE", "1") not in ("0", "", "false", "no")
+
+
+class ObjectCache:
+    """Counters (`hits`, `misses`, `stores`) let tests assert a hit without timing anything."""
+
+    def __init__(self, root: Path | None = None):
+        self._root = root
+        self.hits = 0
+        self.misses = 0
+        self.stores = 0
+
+    @property
+    def directory(self) -> Path:
+        # Read the environment each time: tests and users may point it elsewhere after import.
+        return (self._root if self._root is not None else cache_root()) / "objects"
+
+    def get(self, key: str) -> Compiled | None:
+        if not enabled():
+            return None
+        d = self.directory
+        try:
+            obj = (d / f"{key}.o").read_bytes()
+            ll = (d / f"{key}.ll").read_text()
+            asm = (d / f"{key}.s").read_text()
+        except (OSError, UnicodeDecodeError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return Compiled(object_image=obj, optimized_ir=ll, asm=asm)
+
+    def put(self, key: str, compiled: Compiled) -> None:
+        if not enabled():
+            return
+        d = self.directory
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            # The object goes last: a reader only trusts an entry whose .o exists, and the text
+            # files it also needs are then already in place.
+            self._write(d / f"{key}.ll", compiled.optimized_ir.encode())
+            self._write(d / f"{key}.s", compiled.asm.encode())
+            self._write(d / f"{key}.o", compiled.object_image)
+            self.stores += 1
+        except OSError:
+            pass  # a read-only or full disk only costs speed
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many files went."""
+        n = 0
+        d = self.directory
+        if d.is_dir():
+            for p in d.iterdir():
+                if p.suffix in _SUFFIXES:
+                    try:
+                        p.unlink()
+                        n += 1
+                    except OSError:
+                        pass
+        return n
+
+
+_cache = ObjectCache()
+
+
+def object_cache() -> ObjectCache:
+    return _cache

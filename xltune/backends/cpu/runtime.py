@@ -1,0 +1,113 @@
+"""Calling a compiled CPU program: the per-call path is kept lean (fill a pointer table, allocate
+outputs, one ctypes call per native segment); everything else is prepared once.
+
+Inputs are used in place when C-contiguous (zero-copy); any other layout is copied first and
+the reason is counted in `stats["input_copies"]`. Fallback instructions (no native kernel) run
+through the interpreter's implementation of that one instruction, reading and writing the same
+buffers the native code uses.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+
+import numpy as np
+
+from ...ir.types import TOKEN
+from .program import Buf, FallbackStep, Plan
+
+_SEGMENT = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+def _aligned_bytes(n: int, align: int = 64) -> np.ndarray:
+    raw = np.empty(n + align, np.uint8)
+    off = (-raw.ctypes.data) % align
+    return raw[off:off + n]
+
+
+class CpuRunner:
+    def __init__(self, plan: Plan, library, segment_names: list[str], module, stats: dict):
+        self.plan = plan
+        self.library = library          # keeps the JIT'd code alive
+        self.module = module
+        self.stats = stats
+        self._np = len(plan.params)
+        self._no = len(plan.outputs)
+        self._constants = plan.constants
+        self._arena = _aligned_bytes(max(plan.arena_bytes, 1))
+        n = self._np + self._no + len(plan.constants) + 1
+        self._table = (ctypes.c_void_p * n)()
+        self._table_addr = ctypes.addressof(self._table)
+        for k, c in enumerate(plan.constants):
+            self._table[self._np + self._no + k] = c.ctypes.data
+        self._table[n - 1] = self._arena.ctypes.data
+        self._out_specs = [(t.shape, t.dtype.np_dtype) for t in plan.outputs]
+        fns = iter([_SEGMENT(library[s]) for s in segment_names])
+        self._program = [seg if isinstance(seg, FallbackStep) else next(fns) for seg in plan.segments()]
+        self._single = self._program[0] if len(self._program) == 1 and not isinstance(
+            self._program[0], FallbackStep) else None
+        self._lock = threading.Lock()
+        stats.setdefault("input_copies", 0)
+
+    def run(self, arrays) -> list:
+        table = self._table
+        keep = []
+        with self._lock:
+            for i, a in enumerate(arrays):
+                if not a.flags.c_contiguous:
+                    a = np.ascontiguousarray(a)
+                    keep.append(a)
+                    self.stats["input_copies"] += 1
+                    self.stats["input_copy_reason"] = f"argument {i} is not C-contiguous (strides {a.strides})"
+                table[i] = a.__array_interface__["data"][0]
+            outs = [np.empty(shape, dt) for shape, dt in self._out_specs]
+            base = self._np
+            for k, o in enumerate(outs):
+                table[base + k] = o.__array_interface__["data"][0]
+            if self._single is not None:
+                self._single(self._table_addr)
+            else:
+                args = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
+                for step in self._program:
+                    if isinstance(step, FallbackStep):
+                        self._fallback(step, args, outs)
+                    else:
+                        step(self._table_addr)
+        return outs
+
+    # ---- fallbacks ----------------------------------------------------------------------------------
+    def _view(self, b: Buf, args, outs):
+        if b.kind == "param":
+            return args[b.index]
+        if b.kind == "output":
+            return outs[b.index]
+        if b.kind == "const":
+            return self._constants[b.index]
+        t = b.type
+        return np.ndarray(t.shape, t.dtype.np_dtype, buffer=self._arena.data, offset=b.index)
+
+    def _value(self, spec, args, outs):
+        if isinstance(spec, Buf):
+            return self._view(spec, args, outs)
+        if spec[0] == "tuple":
+            return tuple(self._value(s, args, outs) for s in spec[1])
+        return TOKEN
+
+    def _fallback(self, step: FallbackStep, args, outs):
+        from ...interpreter import Evaluator, flatten_values
+        vals = [self._value(s, args, outs) for s in step.inputs]
+        nops = len(step.inst.operands)
+        ev = Evaluator(self.module)
+        # Regions (while bodies, ...) may read values of the entry computation: bind them.
+        for inst, v in zip(step.captured, vals[nops:]):
+            ev._env[inst] = v
+        with np.errstate(all="ignore"):
+            ev._depth += 1
+            try:
+                result = ev.eval_instruction(step.inst, vals[:nops])
+            finally:
+                ev._depth -= 1
+        leaves = flatten_values([result])
+        for b, v in zip(step.outputs, leaves):
+            if b is not None:
+                np.copyto(self._view(b, args, outs), np.asarray(v), casting="unsafe")
