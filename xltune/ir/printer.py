@@ -307,7 +307,7 @@ def attr_text(name: str, v) -> str:
         kind = ENUM_ATTRS.get(name)
         if kind and all(isinstance(x, str) for x in v):
             return "[" + ", ".join(f"#stablehlo<{kind} {x}>" for x in v) + "]"
-        if v and all(isinstance(x, (tuple, list)) and len(x) == 2 for x in v) or (name in PAD_ATTRS and v):
+        if name in PAD_ATTRS and v and all(isinstance(x, (tuple, list)) and len(x) == 2 for x in v):
             rows = ", ".join(f"[{int(a)}, {int(b)}]" for a, b in v)
             return f"dense<[{rows}]> : tensor<{len(v)}x2xi64>"
         if all(isinstance(x, (bool, np.bool_)) for x in v) and v:
@@ -425,8 +425,9 @@ class _Printer:
     def generic(self, inst: Instruction, indent: str):
         d = _opdef(inst)
         known = set(d.attrs) | set(d.optional_attrs) if d is not None else set()
-        inherent = [k for k in inst.attrs if k in known]
-        other = [k for k in inst.attrs if k not in known]
+        ours = d is not None and d.mlir_name.startswith("xltune.")  # all of our own attrs are inherent
+        inherent = [k for k in inst.attrs if k in known or ours]
+        other = [k for k in inst.attrs if k not in inherent]
         head = f"{indent}{self.lhs(inst)}\"{_mlir_name(inst)}\"({self.refs(inst.operands)})"
         if inherent:
             head += " <{" + _attr_dict(inst.attrs, inherent) + "}>"

@@ -389,8 +389,16 @@ def _float_from_bits(lx: Lexer, bits: int, tname: str, offset: int, text: str) -
     return float(np.array([bits], dtype=ut).view(ft)[0])
 
 
+def _plain(v) -> bool:
+    """Values a list attribute may hold and stay a tuple (else the list is kept raw)."""
+    if isinstance(v, tuple):
+        return all(_plain(x) for x in v)
+    return isinstance(v, (bool, int, float, str))
+
+
 def parse_list_attr(lx: Lexer, name: str | None, depth: int):
-    """`[a, b, ...]`: a tuple when every element is a plain value, else RawAttr of the text."""
+    """`[a, b, ...]`: a tuple when every element is a plain value (or a tuple of them), else
+    RawAttr of the text."""
     start = lx.peek()[2]
     lx.next()
     items = []
@@ -398,7 +406,7 @@ def parse_list_attr(lx: Lexer, name: str | None, depth: int):
     if not lx.accept("]"):
         while True:
             v = parse_attr_value(lx, name, depth + 1)
-            if isinstance(v, (RawAttr, np.ndarray, tuple)) or v is None:
+            if not _plain(v):
                 raw = True
             items.append(v)
             if lx.accept("]"):
