@@ -17,7 +17,9 @@ file only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
+import io
 import json
 import multiprocessing as mp
 import os
@@ -218,7 +220,8 @@ def run_file(path: str, backend: str = "interpreter", lift: bool = True, via_com
     t0 = time.perf_counter()
     try:
         text = p.read_text()
-        with np.errstate(all="ignore"):
+        # interpreter.print writes to stdout: keep it out of the report
+        with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
             for ci, chunk in enumerate(_chunks(text)):
                 module = xltune.parse(chunk, source=str(p))
                 for name in _test_functions(module):

@@ -41,10 +41,14 @@ def _describe(inst: Instruction) -> str:
 
 
 class Evaluator:
-    """Evaluates computations of one module (the module is only needed for composite ops)."""
+    """Evaluates computations of one module (the module is needed for composite and
+    interpreter.run_parallel, which name functions). `process` is this program's place in a
+    process grid (None: the single process of a 1x1 grid)."""
 
-    def __init__(self, module: Module | None = None):
+    def __init__(self, module: Module | None = None, process=None):
         self.module = module
+        self.process = process
+        self.probes: dict | None = None  # interpreter.probe values, by probe_id
         self._env: dict[Instruction, object] = {}
         self._order: dict[int, list[Instruction]] = {}
         self._vectorizable: dict[int, bool] = {}

@@ -165,23 +165,47 @@ def convert(x: np.ndarray, src: D.DType, dst: D.DType) -> np.ndarray:
     return wrap_int(r, dst) if dst.bits in (2, 4) else r.astype(dst.np_dtype)
 
 
+def _raw_bits(x: np.ndarray, dt: D.DType) -> np.ndarray:
+    """Bit patterns of x as uint64 (low dt.bits bits)."""
+    if dt.is_pred:
+        return x.astype(np.uint64)
+    if dt.is_int:
+        return to_uint_bits(x, dt).astype(np.uint64)
+    ut = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}[dt.bits]
+    return np.ascontiguousarray(x).view(ut).astype(np.uint64)
+
+
+def _from_raw_bits(bits: np.ndarray, dt: D.DType) -> np.ndarray:
+    if dt.is_pred:
+        return bits != 0
+    if dt.is_int:
+        return wrap_int(bits.astype(np.uint64), dt)
+    ut = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}[dt.bits]
+    return bits.astype(ut).view(dt.np_dtype)
+
+
 def bitcast(x: np.ndarray, src: D.DType, dst: D.DType, out_shape) -> np.ndarray:
-    """stablehlo.bitcast_convert (little-endian element order for width changes, as the reference)."""
+    """stablehlo.bitcast_convert. Width changes split/join the last dimension, element 0 holding
+    the least significant bits (as the reference interpreter)."""
     x = np.ascontiguousarray(x)
-    if src.bits == dst.bits:
-        if src.bits < 8:
-            bits = to_uint_bits(x, src) if not src.is_pred else x.astype(np.uint8)
-            return _from_small_bits(bits, dst).reshape(out_shape)
-        return x.view(dst.np_dtype).reshape(out_shape)
-    if src.bits < 8 or dst.bits < 8:
+    byte_aligned = src.bits % 8 == 0 and dst.bits % 8 == 0 and not src.is_pred and not dst.is_pred
+    if byte_aligned:
+        return x.view(dst.np_dtype).reshape(out_shape)  # little-endian: same element order
+    if src.bits > 64 or dst.bits > 64:
         raise ValueError(f"bitcast_convert between {src} and {dst} is not supported")
-    return x.view(dst.np_dtype).reshape(out_shape)
-
-
-def _from_small_bits(bits: np.ndarray, dst: D.DType) -> np.ndarray:
-    if dst.is_pred:
-        return bits.astype(bool)
-    return wrap_int(bits.astype(np.int64), dst)
+    bits = _raw_bits(x, src)
+    if src.bits == dst.bits:
+        out = bits
+    elif src.bits > dst.bits:
+        k = src.bits // dst.bits
+        shifts = (np.arange(k, dtype=np.uint64) * np.uint64(dst.bits))
+        mask = np.uint64((1 << dst.bits) - 1)
+        out = (bits[..., None] >> shifts) & mask
+    else:
+        k = dst.bits // src.bits
+        shifts = (np.arange(k, dtype=np.uint64) * np.uint64(src.bits))
+        out = np.bitwise_or.reduce(bits << shifts, axis=-1) if k > 1 else bits[..., 0]
+    return _from_raw_bits(np.asarray(out, np.uint64), dst).reshape(out_shape)
 
 
 def float_bits_view(x: np.ndarray, dt: D.DType) -> np.ndarray:

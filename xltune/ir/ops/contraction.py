@@ -14,7 +14,7 @@ from ..attrs import ConvDimensionNumbers, DotDimensionNumbers
 from ..types import TensorType
 from . import CONTRACTION, defop
 from . import _num as N
-from ._common import check_dims, count, dims_attr, pairs_attr, tensors, window_output_dim
+from ._common import needs_type, check_dims, count, dims_attr, pairs_attr, tensors, window_output_dim
 from .movement import pad_value
 
 
@@ -223,6 +223,13 @@ def _ev_convolution(inst, args, _ev):
                               inst.attrs, inst.type)
 
 
+def _ev_dynamic_conv(inst, args, _ev):
+    attrs = dict(inst.attrs)
+    attrs["padding"] = tuple(tuple(int(v) for v in row) for row in np.asarray(args[2]).reshape(-1, 2))
+    return convolution_values(args[0], args[1], inst.operands[0].type.dtype, inst.operands[1].type.dtype,
+                              attrs, inst.type)
+
+
 defop("dot_general", CONTRACTION, 2, attrs=("dot_dimension_numbers",),
       optional_attrs=("precision_config", "algorithm"), infer=_infer_dot_general, evaluate=_ev_dot_general)
 defop("dot", CONTRACTION, 2, optional_attrs=("precision_config",), infer=_infer_dot, evaluate=_ev_dot)
@@ -234,4 +241,4 @@ defop("convolution", CONTRACTION, 2,
 defop("dynamic_conv", CONTRACTION, 3,
       attrs=("dimension_numbers", "feature_group_count", "batch_group_count"),
       optional_attrs=("window_strides", "lhs_dilation", "rhs_dilation", "window_reversal",
-                      "precision_config"))
+                      "precision_config"), infer=needs_type, evaluate=_ev_dynamic_conv)

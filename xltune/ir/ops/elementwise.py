@@ -298,7 +298,10 @@ def _ev_square(inst, args, _ev):
 
 
 # ---- binary --------------------------------------------------------------------------------------
-def _arith(int_fn, float_fn, pred_fn=None):
+def _arith(int_fn, float_fn, pred_fn=None, exact_native: bool = False):
+    """exact_native: the op is correctly rounded in numpy's own arithmetic for every float type
+    (numpy and ml_dtypes compute f16/bf16/f8 through f32, where one +, -, *, / or fmod rounds
+    innocuously), so floats skip the round trip through f64."""
     def ev(inst, args, _ev):
         dt = _dt(inst)
         a, b = args
@@ -308,6 +311,8 @@ def _arith(int_fn, float_fn, pred_fn=None):
             return pred_fn(a, b)
         if dt.is_int:
             return N.wrap_int(int_fn(N.to_int(a, dt), N.to_int(b, dt), dt), dt)
+        if exact_native and dt.is_float:
+            return np.asarray(float_fn(a, b)).astype(dt.np_dtype, copy=False)
         return N.from_compute(float_fn(N.to_compute(a, dt), N.to_compute(b, dt)), dt)
     return ev
 
@@ -390,7 +395,7 @@ def _float_max(a, b):
     r = np.maximum(a, b)  # propagates NaN
     both0 = (a == 0) & (b == 0)
     if both0.any():
-        r = np.where(both0, np.where(np.signbit(a) & np.signbit(b), -0.0, 0.0), r)
+        r = np.where(both0, np.where(np.signbit(a) & np.signbit(b), -0.0, 0.0).astype(r.dtype), r)
     return r
 
 
@@ -398,7 +403,7 @@ def _float_min(a, b):
     r = np.minimum(a, b)
     both0 = (a == 0) & (b == 0)
     if both0.any():
-        r = np.where(both0, np.where(np.signbit(a) | np.signbit(b), -0.0, 0.0), r)
+        r = np.where(both0, np.where(np.signbit(a) | np.signbit(b), -0.0, 0.0).astype(r.dtype), r)
     return r
 
 
@@ -419,10 +424,9 @@ def minmax_values(a, b, dt, is_max: bool):
     if dt.is_int:
         ai, bi = N.to_int(a, dt), N.to_int(b, dt)
         return N.wrap_int(np.maximum(ai, bi) if is_max else np.minimum(ai, bi), dt)
-    ac, bc = N.to_compute(a, dt), N.to_compute(b, dt)
     if dt.is_complex:
-        return N.from_compute(_complex_minmax(is_max)(ac, bc), dt)
-    return N.from_compute(_float_max(ac, bc) if is_max else _float_min(ac, bc), dt)
+        return _complex_minmax(is_max)(a, b)
+    return np.asarray(_float_max(a, b) if is_max else _float_min(a, b)).astype(dt.np_dtype, copy=False)
 
 
 def _minmax(is_max: bool):
@@ -616,15 +620,15 @@ defop("convert", ELEMENTWISE, 1, infer=needs_type,
 defop("reduce_precision", ELEMENTWISE, 1, attrs=("exponent_bits", "mantissa_bits"),
       infer=_reduce_precision_infer, evaluate=_ev_reduce_precision)
 
-_ev_multiply_other = _arith(lambda a, b, dt: a * b, np.multiply, np.logical_and)
+_ev_multiply_other = _arith(lambda a, b, dt: a * b, np.multiply, np.logical_and, exact_native=True)
 
 _BINARY = {
     # name: (commutative, allowed kinds, evaluate)
-    "add": (True, _ANY, _arith(lambda a, b, dt: a + b, np.add, np.logical_or)),
-    "subtract": (False, _NUM, _arith(lambda a, b, dt: a - b, np.subtract)),
+    "add": (True, _ANY, _arith(lambda a, b, dt: a + b, np.add, np.logical_or, exact_native=True)),
+    "subtract": (False, _NUM, _arith(lambda a, b, dt: a - b, np.subtract, exact_native=True)),
     "multiply": (True, _ANY, _ev_multiply),
-    "divide": (False, _NUM, _arith(_int_div, np.divide)),
-    "remainder": (False, "if", _arith(_int_rem, np.fmod)),
+    "divide": (False, _NUM, _arith(_int_div, np.divide, exact_native=True)),
+    "remainder": (False, "if", _arith(_int_rem, np.fmod, exact_native=True)),
     "power": (False, _NUM, _arith(_int_pow, _float_pow)),
     "atan2": (False, _FC, _ev_atan2),
     "maximum": (True, _ANY, _minmax(True)),

@@ -11,6 +11,7 @@ from .. import dtypes as D
 from ..types import TOKEN, TensorType, TokenType, TupleType
 from . import COLLECTIVE, CONSTANT, FUSION, OTHER, PARAMETER, SIDE_EFFECT, defop
 from . import _checks as C
+from . import _process as P
 from . import _num as N
 from ._common import needs_type, complex_of, count, dims_attr, pack, region_output_types, tensor_arg, tensors
 from ._rng import rng_bit_generator
@@ -294,8 +295,33 @@ def _check_op(kind: str, const: bool):
     return ev
 
 
-def _ev_serialized(inst, args, _ev):
-    raise UnsupportedOpError("check.expect_serialized_eq", inst.loc, "needs probe files from an instrumented run")
+def _ev_serialized(inst, args, ev):
+    # interpreter.probe records values in this evaluation; compare with the recorded one
+    probes = getattr(ev, "probes", None) or {}
+    pid = inst.attrs.get("probe_id")
+    it = int(inst.attrs.get("iteration", 0) or 0)
+    seen = probes.get(pid)
+    if not seen or it >= len(seen):
+        raise UnsupportedOpError("check.expect_serialized_eq", inst.loc,
+                                 f"no value was probed as {pid!r} (iteration {it}) in this run")
+    dt = inst.operands[0].type.dtype
+    msg = C.run_check("expect_eq", args[0], seen[it], dt)
+    if msg:
+        _raise_check(inst, msg)
+    return ()
+
+
+def _ev_probe(inst, args, ev):
+    if ev is not None:
+        if getattr(ev, "probes", None) is None:
+            ev.probes = {}
+        ev.probes.setdefault(inst.attrs.get("probe_id"), []).append(np.array(args[0], copy=True))
+    return args[0]
+
+
+def _ev_print(inst, args, ev):
+    print(f"{inst.operands[0].type} {np.array2string(np.asarray(args[0]), separator=', ')}")
+    return ()
 
 
 def _no_results(ts, attrs, regions):
@@ -329,7 +355,30 @@ def _ev_composite(inst, args, ev):
     return tuple(outs) if inst.multi else outs[0]
 
 
-# ---- collectives (one replica, one partition) -------------------------------------------------------------
+# ---- collectives (a 1x1 process grid, or the grid of interpreter.run_parallel) -------------------
+def _process(ev):
+    p = getattr(ev, "process", None)
+    if p is None:
+        p = P.Process(P.ProcessGrid(1, 1))
+        if ev is not None:
+            ev.process = p
+    return p
+
+
+def _group(inst, ev, kind: str):
+    proc = _process(ev)
+    g = proc.my_group(proc.grid.groups_for(inst.attrs, kind), inst.opcode)
+    return proc, g
+
+
+def _need_group(inst, proc, g):
+    if g is None:
+        raise UnsupportedOpError(inst.opcode, inst.loc, f"process {proc.id} is in none of its process groups "
+                                 f"(the grid is {proc.grid.num_replicas} replica(s) x "
+                                 f"{proc.grid.num_partitions} partition(s))")
+    return g
+
+
 def _group_size(attrs) -> int:
     g = attrs.get("replica_groups")
     if isinstance(g, np.ndarray) and g.ndim == 2 and g.size:
@@ -341,22 +390,37 @@ def _same_types(ts, attrs, regions):
     return pack(ts) if ts else TupleType(())
 
 
-def _identity(inst, args, _ev):
-    return tuple(args) if inst.multi else args[0]
+def _results(inst, values):
+    return tuple(values) if inst.multi else values[0]
 
 
-def _single_process(inst):
-    if _group_size(inst.attrs) > 1:
-        raise UnsupportedOpError(inst.opcode, inst.loc, "process groups of more than one process "
-                                 "(the interpreter runs one replica and one partition)")
+def _zeros_like_type(t):
+    return np.zeros(t.shape, t.dtype.np_dtype)
 
 
-def _ev_all_reduce(inst, args, _ev):
-    _single_process(inst)
-    return _identity(inst, args, _ev)
+def _reduce_values(region, ev, values):
+    acc = values[0]
+    for v in values[1:]:
+        acc = ev.map_region(region, [acc, v])[0]
+    return acc
+
+
+def _all_reduce_values(inst, ev, args, proc, g):
+    met = proc.meet(inst.opcode, inst.attrs, g, list(args))
+    order = sorted(g)
+    return [np.asarray(_reduce_values(inst.regions[0], ev, [met[m][i] for m in order])).astype(a.dtype)
+            for i, a in enumerate(args)]
+
+
+def _ev_all_reduce(inst, args, ev):
+    proc, g = _group(inst, ev, "reduce")
+    g = _need_group(inst, proc, g)
+    return _results(inst, _all_reduce_values(inst, ev, args, proc, g))
 
 
 def _infer_all_gather(ts, attrs, regions):
+    if attrs.get("channel_handle") is not None or attrs.get("use_global_device_ids"):
+        needs_type(ts, attrs, regions)  # the group spans partitions: its size is not in the IR
     d = int(attrs["all_gather_dim"])
     g = _group_size(attrs)
     out = []
@@ -367,9 +431,12 @@ def _infer_all_gather(ts, attrs, regions):
     return pack(out)
 
 
-def _ev_all_gather(inst, args, _ev):
-    _single_process(inst)
-    return _identity(inst, args, _ev)
+def _ev_all_gather(inst, args, ev):
+    proc, g = _group(inst, ev, "reduce")
+    g = _need_group(inst, proc, g)
+    met = proc.meet(inst.opcode, inst.attrs, g, list(args))
+    d = int(inst.attrs["all_gather_dim"])
+    return _results(inst, [np.concatenate([met[m][i] for m in g], axis=d) for i in range(len(args))])
 
 
 def _infer_all_to_all(ts, attrs, regions):
@@ -388,13 +455,23 @@ def _infer_all_to_all(ts, attrs, regions):
     return pack(out)
 
 
-def _ev_all_to_all(inst, args, _ev):
-    if int(inst.attrs.get("split_count", 1)) != 1:
-        raise UnsupportedOpError("all_to_all", inst.loc, "split_count > 1 needs several processes")
-    return _identity(inst, args, _ev)
+def _ev_all_to_all(inst, args, ev):
+    proc, g = _group(inst, ev, "permute")
+    g = _need_group(inst, proc, g)
+    sd, cd = int(inst.attrs.get("split_dimension", 0)), int(inst.attrs.get("concat_dimension", 0))
+    n = int(inst.attrs.get("split_count", 1))
+    met = proc.meet(inst.opcode, inst.attrs, g, list(args))
+    me = g.index(proc.id)
+    outs = []
+    for i in range(len(args)):
+        parts = [np.split(met[s][i], n, axis=sd)[me] for s in g]
+        outs.append(np.concatenate(parts, axis=cd))
+    return _results(inst, outs)
 
 
 def _infer_reduce_scatter(ts, attrs, regions):
+    if attrs.get("channel_handle") is not None or attrs.get("use_global_device_ids"):
+        needs_type(ts, attrs, regions)  # the group spans partitions: its size is not in the IR
     count(ts, 1)
     t = tensor_arg(ts[0])
     d = int(attrs["scatter_dimension"])
@@ -406,20 +483,117 @@ def _infer_reduce_scatter(ts, attrs, regions):
     return TensorType(tuple(s), t.dtype)
 
 
-def _ev_collective_permute(inst, args, _ev):
-    pairs = inst.attrs.get("source_target_pairs")
-    pairs = np.asarray(pairs).reshape(-1, 2) if pairs is not None else np.zeros((0, 2))
-    if any(int(s) == 0 and int(t) == 0 for s, t in pairs):
-        return args[0]
-    return np.zeros_like(args[0])  # process 0 receives nothing
+def _ev_reduce_scatter(inst, args, ev):
+    proc, g = _group(inst, ev, "reduce")
+    g = _need_group(inst, proc, g)
+    reduced = _all_reduce_values(inst, ev, args, proc, g)[0]
+    d = int(inst.attrs["scatter_dimension"])
+    return np.split(reduced, len(g), axis=d)[g.index(proc.id)]
+
+
+def _ev_collective_permute(inst, args, ev):
+    proc = _process(ev)
+    pairs = P.groups_attr(inst.attrs, "source_target_pairs")
+    groups = proc.grid.cross_replica(pairs) if P.channel_id(inst.attrs) <= 0 else proc.grid.cross_partition(pairs)
+    result = None
+    for pair in groups:
+        if len(pair) != 2 or proc.id not in pair:
+            continue
+        src, dst = pair
+        if src == dst:
+            result = args[0]
+            continue
+        met = proc.meet(inst.opcode, inst.attrs, pair, args[0])
+        if dst == proc.id:
+            result = met[src]
+    return result if result is not None else np.zeros_like(args[0])
+
+
+def _ev_collective_broadcast(inst, args, ev):
+    proc, g = _group(inst, ev, "permute")
+    if g is None:
+        return np.zeros_like(args[0])
+    met = proc.meet(inst.opcode, inst.attrs, g, args[0])
+    return met[g[0]]
+
+
+def _ev_collective_reduce(inst, args, ev):
+    proc, g = _group(inst, ev, "reduce")
+    if g is None:
+        return _results(inst, [np.zeros_like(a) for a in args])
+    values = _all_reduce_values(inst, ev, args, proc, g)
+    if proc.id != g[0]:
+        values = [np.zeros_like(a) for a in args]
+    return _results(inst, values)
 
 
 def _replica_id(ts, attrs, regions):
     return TensorType((), D.UI32)
 
 
-def _ev_zero_u32(inst, args, _ev):
-    return np.array(0, np.uint32)
+def _ev_replica_id(inst, args, ev):
+    return np.array(_process(ev).replica_id, np.uint32)
+
+
+def _ev_partition_id(inst, args, ev):
+    return np.array(_process(ev).partition_id, np.uint32)
+
+
+def _ev_send(inst, args, ev):
+    _process(ev).grid.send(P.channel_id(inst.attrs), [a for a in args[:-1]])
+    return TOKEN
+
+
+def _ev_recv(inst, args, ev):
+    values = _process(ev).grid.recv(P.channel_id(inst.attrs))
+    return tuple(list(values) + [TOKEN])
+
+
+def _ev_outfeed(inst, args, ev):
+    _process(ev).grid.outfeed.append([a for a in args if not isinstance(a, TokenType)])
+    return TOKEN
+
+
+def _ev_run_parallel(inst, args, ev):
+    import threading
+
+    from ...interpreter import Evaluator
+    programs = P.parse_programs(inst.attrs["programs"])
+    if not programs or not programs[0]:
+        raise ValueError("programs is empty")
+    nr, npart = len(programs), len(programs[0])
+    grid = P.ProcessGrid(nr, npart)
+    jobs, pos = [], 0
+    for r in range(nr):
+        for p in range(npart):
+            fn = ev.function(programs[r][p])
+            if fn is None:
+                raise UnsupportedOpError("run_parallel", inst.loc, f"no function @{programs[r][p]} in the module")
+            n = len(fn.params)
+            jobs.append((r, p, fn, list(args[pos:pos + n])))
+            pos += n
+    if pos != len(args):
+        raise ValueError(f"the programs take {pos} input(s), {len(args)} given")
+    results: dict = {}
+    errors: list = []
+
+    def work(r, p, fn, a):
+        try:
+            results[(r, p)] = Evaluator(ev.module, process=P.Process(grid, r, p)).run(fn, a)
+        except BaseException as e:  # reported below, in this thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=j, daemon=True) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    outs = []
+    for r, p, _, _ in jobs:
+        outs.extend(results[(r, p)])
+    return _results(inst, outs) if inst.multi else (outs[0] if outs else ())
 
 
 # ---- fusion ---------------------------------------------------------------------------------------------------
@@ -464,19 +638,19 @@ defop("custom_call", SIDE_EFFECT, None, attrs=("call_target_name",),
 defop("after_all", SIDE_EFFECT, None, infer=_token, evaluate=_ev_token)
 defop("create_token", SIDE_EFFECT, 0, infer=_token, evaluate=_ev_token)
 defop("outfeed", SIDE_EFFECT, None, optional_attrs=("outfeed_config",), side_effect=True, infer=_token,
-      evaluate=_ev_token)
+      evaluate=_ev_outfeed)
 defop("infeed", SIDE_EFFECT, 1, optional_attrs=("infeed_config", "layout"), variadic_results=True,
       side_effect=True, evaluate=_ev_unsupported("the interpreter has no infeed"), infer=needs_type)
 defop("send", SIDE_EFFECT, None, optional_attrs=("channel_handle", "is_host_transfer"), side_effect=True,
-      infer=_token, evaluate=_ev_unsupported("send needs another process"))
+      infer=_token, evaluate=_ev_send)
 defop("recv", SIDE_EFFECT, 1, optional_attrs=("channel_handle", "is_host_transfer"),
-      variadic_results=True, side_effect=True, evaluate=_ev_unsupported("recv needs another process"), infer=needs_type)
+      variadic_results=True, side_effect=True, evaluate=_ev_recv, infer=needs_type)
 defop("composite", OTHER, None, attrs=("name", "decomposition"),
       optional_attrs=("composite_attributes", "version"), variadic_results=True, evaluate=_ev_composite, infer=needs_type)
 
 # Collectives: with one replica and one partition they are identities (or simple reshapes).
-defop("replica_id", COLLECTIVE, 0, infer=_replica_id, evaluate=_ev_zero_u32)
-defop("partition_id", COLLECTIVE, 0, infer=_replica_id, evaluate=_ev_zero_u32)
+defop("replica_id", COLLECTIVE, 0, infer=_replica_id, evaluate=_ev_replica_id)
+defop("partition_id", COLLECTIVE, 0, infer=_replica_id, evaluate=_ev_partition_id)
 defop("all_reduce", COLLECTIVE, None, optional_attrs=("replica_groups", "channel_handle",
       "use_global_device_ids"), num_regions=1, variadic_results=True, infer=_same_types, evaluate=_ev_all_reduce)
 defop("all_gather", COLLECTIVE, None, attrs=("all_gather_dim",), optional_attrs=("replica_groups",
@@ -487,11 +661,11 @@ defop("all_to_all", COLLECTIVE, None, optional_attrs=("split_dimension", "concat
       evaluate=_ev_all_to_all)
 defop("reduce_scatter", COLLECTIVE, 1, attrs=("scatter_dimension",), optional_attrs=("replica_groups",
       "channel_handle", "use_global_device_ids"), num_regions=1, infer=_infer_reduce_scatter,
-      evaluate=_ev_all_reduce)
+      evaluate=_ev_reduce_scatter)
 defop("collective_permute", COLLECTIVE, 1, optional_attrs=("source_target_pairs", "channel_handle"),
       infer=_same_types, evaluate=_ev_collective_permute)
 defop("collective_broadcast", COLLECTIVE, 1, optional_attrs=("replica_groups", "channel_handle"),
-      infer=_same_types, evaluate=_ev_all_reduce)
+      infer=_same_types, evaluate=_ev_collective_broadcast)
 
 # The conformance files' assertions (understood by the conformance runner; the interpreter
 # evaluates them as checks that raise CheckFailure on mismatch). No results: multi, TupleType(()).
@@ -518,10 +692,11 @@ defop("fusion", FUSION, None, attrs=("kind",), num_regions=1, variadic_results=T
 # Ops the conformance files use that the parser must recognise (catalog lines added by the
 # parser work; shape rules and evaluation belong with the interpreter).
 defop("collective_reduce", COLLECTIVE, 1, optional_attrs=("replica_groups", "channel_handle"),
-      num_regions=1)
+      num_regions=1, infer=_same_types, evaluate=_ev_collective_reduce)
 defop("probe", SIDE_EFFECT, 1, attrs=("probe_id",), optional_attrs=("iteration",), dialect="interpreter",
-      side_effect=True)
-defop("print", SIDE_EFFECT, 1, dialect="interpreter", side_effect=True, variadic_results=True)
+      side_effect=True, infer=lambda ts, attrs, regions: ts[0], evaluate=_ev_probe)
+defop("print", SIDE_EFFECT, 1, dialect="interpreter", side_effect=True, variadic_results=True,
+      infer=_no_results, evaluate=_ev_print)
 defop("run_parallel", OTHER, None, attrs=("programs",), optional_attrs=("infeed",), dialect="interpreter",
-      variadic_results=True, side_effect=True,
+      variadic_results=True, side_effect=True, infer=needs_type, evaluate=_ev_run_parallel,
       doc="Runs the functions named in `programs` (a RawAttr of symbol lists) as parallel processes.")
