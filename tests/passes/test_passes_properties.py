@@ -12,8 +12,7 @@ from xltune.ir import tensor
 from xltune.passes import pipeline_knobs
 from xltune.passes.fusion_plan import global_knobs
 
-from irbuild import B, assert_same, optimized, random_args
-from test_buffers import check_plan
+from passes_irbuild import B, assert_same, check_plan, optimized, random_args
 
 UNARY = ["negate", "exponential", "tanh", "abs", "sine", "logistic", "floor"]
 BINARY = ["add", "subtract", "multiply", "maximum", "minimum", "divide"]

@@ -9,7 +9,7 @@ from xltune.ir import TupleType, tensor
 from xltune.passes.algebraic import RULES
 from xltune.passes.constant_folding import MAX_RESULT_ELEMENTS
 
-from irbuild import B, assert_same, optimized, random_args
+from passes_irbuild import B, assert_same, optimized, random_args
 
 
 def ops(module):

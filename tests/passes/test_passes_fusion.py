@@ -7,7 +7,7 @@ from xltune.config import Config
 from xltune.ir import Computation, tensor
 from xltune.passes import pipeline_knobs
 
-from irbuild import B, check_semantics, fusions, gelu, kinds, layernorm, mlp, softmax
+from passes_irbuild import B, check_semantics, fusions, gelu, kinds, layernorm, mlp, softmax
 
 
 def region_ops(f):

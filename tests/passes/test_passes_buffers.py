@@ -4,29 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from xltune.ir import tensor
-from xltune.passes.buffers import BufferPlan, plan_buffers
 
-from irbuild import B, check_semantics, optimized, softmax
-
-
-def check_plan(plan: BufferPlan):
-    """No two temporaries that are alive at once share bytes; aliases end at a real slot."""
-    temps = [(k, s) for k, s in plan.slots.items() if s.kind == "temp"]
-    ends = {}
-    for k, s in plan.slots.items():
-        r = plan.root(k)
-        ends[r] = max(ends.get(r, 0), s.end)
-        assert plan.slots[r].kind in ("param", "constant", "output", "temp", "opaque")
-        if s.kind == "alias" and s.reason == "in-place":
-            assert plan.slots[r].kind == "temp"
-    for i, (ka, a) in enumerate(temps):
-        for kb, b in temps[i + 1:]:
-            live_together = not (ends[ka] < b.start or ends[kb] < a.start)
-            overlap = a.offset < b.offset + b.size and b.offset < a.offset + a.size
-            assert not (live_together and overlap), (ka, kb)
-        assert a.offset % 64 == 0 and a.offset + a.size <= plan.arena_bytes
-    assert plan.peak_bytes <= plan.naive_bytes + plan.arena_bytes
-    assert len(plan.output_sources) == len(plan.comp.outputs)
+from passes_irbuild import B, check_plan, check_semantics, optimized, softmax
 
 
 def in_(m, inst):

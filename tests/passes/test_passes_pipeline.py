@@ -9,7 +9,7 @@ from xltune.passes import (FixedPoint, Pass, Pipeline, PipelineSpecError, pipeli
                            run_pipeline)
 from xltune.passes.pipeline import PASSES
 
-from irbuild import B, gelu, optimized, softmax
+from passes_irbuild import B, gelu, optimized, softmax
 
 
 def test_spec_aliases_and_fixed_point():
