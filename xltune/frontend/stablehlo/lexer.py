@@ -29,8 +29,11 @@ PUNCT = "punct"      # -> ( ) [ ] { } < > , : = ? * + -
 EOF = "eof"
 
 _NAME = r"[A-Za-z0-9_$.\-]+"
+# Blanks and // comments, then one token; `loc(` starts a location to skip (it nests).
 _TOKEN = re.compile(
-    r"(?P<value>%" + _NAME + r"(?:#[0-9]+)?)"
+    r"(?:\s+|//[^\n]*)*"
+    r"(?:(?P<loc>loc\()"
+    r"|(?P<value>%" + _NAME + r"(?:#[0-9]+)?)"
     r"|(?P<symbol>@(?:[A-Za-z_$.\-][A-Za-z0-9_$.\-]*|\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\"))"
     r"|(?P<block>\^" + _NAME + r")"
     r"|(?P<hash>#[A-Za-z_][A-Za-z0-9_$.]*)"
@@ -41,13 +44,13 @@ _TOKEN = re.compile(
     r"|(?P<int>[-+]?[0-9]+)"
     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_$.]*)"
     r"|(?P<punct>->|[()\[\]{}<>,:=?*+\-])"
+    r"|(?P<eof>\Z))"
 )
-# Whitespace and // comments. `loc(` is handled in _skip (it nests).
+# Whitespace and // comments alone (for the raw-text sub-parsers; `_skip` adds `loc(...)`).
 _SKIP = re.compile(r"(?:\s+|//[^\n]*)+")
-_LOC_START = re.compile(r"loc\(")
 _PAREN_SCAN = re.compile(r"[()\"]")
 _STRING_AT = re.compile(r"\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\"")
-_KINDS = [VALUE, SYMBOL, BLOCK, HASH, BANG, STRING, HEXINT, FLOAT, INT, IDENT, PUNCT]
+_KINDS = [None, "loc", VALUE, SYMBOL, BLOCK, HASH, BANG, STRING, HEXINT, FLOAT, INT, IDENT, PUNCT, EOF]
 
 
 class Lexer:
@@ -129,17 +132,27 @@ class Lexer:
         p = self._peeked
         if p is not None:
             return p
-        pos = self._skip(self.pos)
-        if pos >= len(self.text):
-            tok = (EOF, "", pos, pos)
-        else:
-            m = _TOKEN.match(self.text, pos)
-            if m is None:
-                c = self.text[pos]
+        text = self.text
+        pos = self.pos
+        while True:
+            m = _TOKEN.match(text, pos)
+            if m is None:  # an unterminated string or a stray character
+                blank = _SKIP.match(text, pos)
+                pos = blank.end() if blank else pos
+                c = text[pos]
                 if c == '"':
                     raise self.error("unterminated string", pos, '"')
                 raise self.error(f"unexpected character {c!r}", pos, c)
-            tok = (_KINDS[m.lastindex - 1], m.group(0), pos, m.end())
+            kind = _KINDS[m.lastindex]
+            start = m.start(m.lastindex)
+            if kind == "loc" and (start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_$.")):
+                pos = self._skip_loc(start)
+                continue
+            if kind == "loc":  # `loc(` glued to a previous word: just the identifier
+                tok = (IDENT, "loc", start, start + 3)
+            else:
+                tok = (kind, m.group(m.lastindex), start, m.end())
+            break
         self._peeked = tok
         return tok
 

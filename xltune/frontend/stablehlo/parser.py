@@ -8,6 +8,7 @@ so `call @inputs()` can be inlined even when @inputs is defined later in the fil
 """
 from __future__ import annotations
 
+import gc
 import re
 
 from ...errors import ParseError, SourceLoc, UnsupportedOpError, XltuneError
@@ -664,6 +665,9 @@ def _ft(ins, outs) -> str:
 def parse_text(text: str, source: str = "<input>", first_line: int = 1) -> Module:
     """Parse one chunk of StableHLO text. Every failure is an XltuneError with a location."""
     p = Parser(text, source, first_line)
+    # The parser builds many small objects and frees none: the cyclic GC would only rescan them.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         return p.parse_module()
     except XltuneError as e:
@@ -677,6 +681,9 @@ def parse_text(text: str, source: str = "<input>", first_line: int = 1) -> Modul
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, OverflowError,
             MemoryError, AssertionError) as e:  # a parser bug must still not escape as a traceback
         raise p.error(f"internal parser error ({type(e).__name__}: {e})", p.lx.pos) from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 __all__ = ["parse_text", "Parser", "UnsupportedOpError"]
