@@ -561,3 +561,22 @@ def test_names_are_source_names():
     m = parse(func("  %cst = stablehlo.constant dense<1.0> : tensor<f32>\n  return %cst : tensor<f32>",
                    "", "tensor<f32>"))
     assert ops(m)[0].name == "cst"
+
+
+def test_dot_algorithm_and_raw_text_without_comments():
+    text = func("""
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0], algorithm = <lhs_precision_type = tf32, rhs_precision_type = tf32, accumulation_type = f32, lhs_component_count = 1, rhs_component_count = 1, num_primitive_operations = 1, allow_imprecise_accumulation = false> : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  %1 = stablehlo.custom_call @x(%0) {backend_config = {a = 1, // a comment }
+     b = "http://x" loc("y")}} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %1 : tensor<2x4xf32>
+""", "%a: tensor<2x3xf32>, %b: tensor<3x4xf32>", "tensor<2x4xf32>")
+    m, printed = roundtrip(text)
+    dot, cc = ops(m)
+    assert dot.attrs["algorithm"].text.startswith("#stablehlo.dot_algorithm<lhs_precision_type = tf32")
+    assert cc.attrs["backend_config"] == RawAttr('{a = 1, b = "http://x"}')
+    assert "algorithm = <lhs_precision_type = tf32" in printed
+
+
+def test_a_lone_private_main_is_kept():
+    m = parse("func.func private @main() { return }")
+    assert list(m.functions) == ["main"] and m.entry_name == "main"

@@ -565,8 +565,11 @@ def _p_pad(p, inst, indent):
 
 def _p_dot_general(p, inst, indent):
     dn = inst.attrs.get("dot_dimension_numbers")
-    if inst.multi or not _only(inst, "dot_dimension_numbers", "precision_config") \
+    alg = inst.attrs.get("algorithm")
+    if inst.multi or not _only(inst, "dot_dimension_numbers", "precision_config", "algorithm") \
             or not isinstance(dn, DotDimensionNumbers) or len(inst.operands) != 2:
+        return None
+    if alg is not None and not (isinstance(alg, RawAttr) and alg.text.startswith("#stablehlo.dot_algorithm<")):
         return None
     parts = []
     if dn.lhs_batching_dimensions or dn.rhs_batching_dimensions:
@@ -579,6 +582,8 @@ def _p_dot_general(p, inst, indent):
         if not isinstance(pc, tuple) or not all(isinstance(x, str) for x in pc):
             return None
         parts.append(f"precision = [{', '.join(pc)}]")
+    if alg is not None:
+        parts.append("algorithm = " + alg.text[len("#stablehlo.dot_algorithm"):])
     return f"{p.lhs(inst)}stablehlo.dot_general {p.refs(inst.operands)}, {', '.join(parts)} : {_p_fn(inst)}"
 
 

@@ -55,7 +55,27 @@ def skip_raw(lx: Lexer, typed: bool = True) -> str:
         lx.next()
         _skip_type_after_colon(lx)
         last_end = lx.pos
-    return lx.text[start:last_end]
+    return clean_text(lx, start, last_end)
+
+
+def clean_text(lx: Lexer, start: int, end: int) -> str:
+    """The source text from start to end, re-spelled from its tokens when it holds comments or
+    locations (which must not be printed back verbatim)."""
+    text = lx.text[start:end]
+    if "//" not in text and "loc(" not in text:
+        return text
+    save = lx.pos
+    lx.seek(start)
+    toks = []
+    while lx.peek()[2] < end:
+        toks.append(lx.next()[1])
+    lx.seek(save)
+    out = ""
+    for t in toks:
+        if out and not (out[-1] in "([{<" or t in ")]}>,:" or t == "<"):
+            out += " "
+        out += t
+    return out
 
 
 _STOP = frozenset((",", ":", ")", "]", "}", ">"))
@@ -483,4 +503,4 @@ def skip_attr_dict_text(lx: Lexer) -> str:
     start = lx.peek()[2]
     lx.expect("{")
     parse_attr_dict(lx, {})
-    return lx.text[start:lx.pos]
+    return clean_text(lx, start, lx.pos)

@@ -210,6 +210,8 @@ class Parser:
 
     def _fill_module(self, module: Module):
         keep = [n for n, i in self.funcs.items() if i.visibility == "public"]
+        if not keep and "main" in self.funcs:  # a lone private @main is still the program
+            keep = ["main"]
         # private functions referenced by symbol (composite decompositions, ...) stay too
         kept = set(keep)
         work = list(keep)

@@ -94,8 +94,11 @@ def _v_dotpair(p, st, attr):
     st.attrs[attr] = (lhs, rhs)
 
 
-def _v_raw(p, st, attr):
-    st.attrs[attr] = RawAttr(A.skip_raw(p.lx, typed=False))
+def _v_algorithm(p, st, attr):
+    """dot_general's `algorithm = <...>`: kept as the generic attribute's text."""
+    if not p.lx.at("<"):
+        raise p.error("expected '<' opening the dot algorithm")
+    st.attrs[attr] = RawAttr("#stablehlo.dot_algorithm" + A.skip_raw(p.lx, typed=False))
 
 
 _DIMS = {"dims": ("broadcast_dimensions", _v_ints)}
@@ -122,7 +125,7 @@ KEYWORDS = {
     "stablehlo.dot_general": {"batching_dims": ("batching_dims", _v_dotpair),
                               "contracting_dims": ("contracting_dims", _v_dotpair),
                               "precision": ("precision_config", _v_precision),
-                              "algorithm": ("algorithm", _v_raw)},
+                              "algorithm": ("algorithm", _v_algorithm)},
     "check.expect_almost_eq": {"tolerance": ("tolerance", _v_float)},
     "check.expect_almost_eq_const": {"tolerance": ("tolerance", _v_float)},
     "check.expect_close": {"max_ulp_difference": ("max_ulp_difference", _v_int),
