@@ -53,16 +53,18 @@ def read_loop_knobs(name: str, comp, config: Config) -> LoopKernelKnobs:
     return LoopKernelKnobs(**vals)
 
 
-def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnobs,
-                     noalias: list[bool] | None = None) -> ir.Function:
-    n = len(comp.params) + len(comp.outputs)
-    fn = ir.Function(cx.module, ir.FunctionType(T.VOID, [T.PTR] * n), name=fname)
+def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnobs, nargs: int,
+                     param_arg: list[int], output_arg: list[int]) -> ir.Function:
+    """nargs distinct (noalias) pointers; region parameter k reads args[param_arg[k]], output k
+    writes args[output_arg[k]] (an in-place output shares its operand's pointer)."""
+    fn = ir.Function(cx.module, ir.FunctionType(T.VOID, [T.PTR] * nargs), name=fname)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    for k, a in enumerate(fn.args):
-        if noalias is None or noalias[k]:
-            a.add_attribute("noalias")
+    for a in fn.args:
+        a.add_attribute("noalias")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    fargs = list(fn.args)
+    ptrs = [fargs[k] for k in param_arg] + [fargs[k] for k in output_arg]
     opts = EmitOptions(math=knobs.math)
     for g in output_groups(comp):
         md = loop_metadata(cx.module, vector_width=knobs.vector_width, interleave=knobs.unroll)
@@ -71,13 +73,13 @@ def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnob
             continue
         if size == 1:
             emit_element(cx, b, opts, comp, g, Index(g.shape, coords=[c64(0)] * len(g.shape), linear=c64(0)),
-                         list(fn.args))
+                         ptrs)
             continue
         if g.flat:
             with for_range(b, 0, size, name="i", metadata=md) as i:
-                emit_element(cx, b, opts, comp, g, Index(g.shape, linear=i), list(fn.args))
+                emit_element(cx, b, opts, comp, g, Index(g.shape, linear=i), ptrs)
             continue
-        _emit_nest(cx, b, opts, comp, g, list(fn.args), md)
+        _emit_nest(cx, b, opts, comp, g, ptrs, md)
     b.ret_void()
     return fn
 

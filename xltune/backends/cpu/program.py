@@ -203,16 +203,13 @@ def kernel_knobs(module) -> list[Knob]:
 
 
 # ---- planning --------------------------------------------------------------------------------------------
-def _leaves(inst: Instruction) -> int:
-    return len(flatten(inst.type)) if isinstance(inst.type, TupleType) else 1
-
-
 class _Arena:
     """First-fit allocation of temps with reuse after a value's last use."""
 
     def __init__(self):
         self.free: list[tuple[int, int]] = []   # (offset, size)
         self.top = 0
+        self.peak = 0
 
     def alloc(self, nbytes: int) -> int:
         size = max(ALIGN, -(-nbytes // ALIGN) * ALIGN)
@@ -225,6 +222,7 @@ class _Arena:
                 return off
         off = self.top
         self.top += size
+        self.peak = max(self.peak, self.top)
         return off
 
     def release(self, off: int, nbytes: int):
@@ -232,166 +230,269 @@ class _Arena:
         self.free.append((off, size))
         self.free.sort()
         merged = []
-        for o, s in self.free:
+        for o, sz in self.free:
             if merged and merged[-1][0] + merged[-1][1] == o:
-                merged[-1] = (merged[-1][0], merged[-1][1] + s)
+                merged[-1] = (merged[-1][0], merged[-1][1] + sz)
             else:
-                merged.append((o, s))
-        self.free = merged
+                merged.append((o, sz))
         if merged and merged[-1][0] + merged[-1][1] == self.top:
             self.top = merged[-1][0]
             merged.pop()
+        self.free = merged
+
+
+Key = tuple  # (Instruction, result index)
+
+
+def _keys(inst: Instruction) -> list[Key]:
+    if inst.multi:
+        return [(inst, i) for i in range(len(inst.type.elements))]
+    return [(inst, 0)]
+
+
+def _key_type(key: Key):
+    inst, i = key
+    return inst.type.elements[i] if inst.multi else inst.type
+
+
+def _is_view_reshape(inst: Instruction) -> bool:
+    return inst.opcode == "reshape" and isinstance(inst.type, TensorType) and \
+        isinstance(inst.operands[0].type, TensorType) and not inst.operands[0].multi
+
+
+class _OwnStorage:
+    """Storage when the module has no buffer plan: outputs in place, temps in an arena with
+    reuse after last use, reshapes as views, get_tuple_element/tuple as aliases."""
+
+    def __init__(self, entry: Computation, order: list[Instruction], out_roots: list):
+        self.pos = {inst: n for n, inst in enumerate(order)}
+        self.alias: dict[Key, Key] = {}
+        for inst in order:
+            if inst.opcode == "get_tuple_element":
+                src, k = inst.operands[0], int(inst.attrs["index"])
+                if src.multi:
+                    self.alias[(inst, 0)] = (src, k)
+                elif src.opcode == "tuple" and isinstance(src.operands[k].type, TensorType):
+                    self.alias[(inst, 0)] = (src.operands[k], 0)
+            elif inst.opcode == "optimization_barrier":
+                for i, o in enumerate(inst.operands):
+                    if isinstance(o.type, TensorType) and not o.multi:
+                        self.alias[(inst, i)] = (o, 0)
+            elif _is_view_reshape(inst):
+                self.alias[(inst, 0)] = (inst.operands[0], 0)
+        # last reader of each storage root (regions count for the op that owns them)
+        self.last: dict[Key, int] = {}
+        for inst in order:
+            n = self.pos[inst]
+            for src in _inputs_of(inst):
+                for key in _keys(src):
+                    r = self.root(key)
+                    self.last[r] = max(self.last.get(r, -1), n)
+        end = len(order)
+        self.out_slot: dict[Key, int] = {}
+        for k, key in enumerate(out_roots):
+            r = self.root(key)
+            self.last[r] = end
+            if r[0].opcode not in ("parameter", "constant") and r not in self.out_slot:
+                self.out_slot[r] = k
+        self.arena = _Arena()
+        self.live: dict[Key, Buf] = {}
+
+    def root(self, key: Key) -> Key:
+        while key in self.alias:
+            key = self.alias[key]
+        return key
+
+    def is_view(self, inst: Instruction) -> bool:
+        return (inst, 0) in self.alias
+
+    def result(self, key: Key, t) -> Buf | None:
+        if not isinstance(t, TensorType):
+            return None
+        if key in self.out_slot:
+            return Buf("output", self.out_slot[key], t)
+        b = Buf("temp", self.arena.alloc(t.nbytes), t)
+        self.live[key] = b
+        return b
+
+    def step_done(self, n: int):
+        for key, b in list(self.live.items()):
+            if self.last.get(key, -1) <= n:
+                self.arena.release(b.index, b.nbytes)
+                del self.live[key]
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.arena.peak
+
+
+class _PlannedStorage:
+    """Storage from the `buffers` pass (xltune/passes/buffers.py)."""
+
+    def __init__(self, bp, const_index):
+        self.bp = bp
+        self.const_index = const_index
+
+    def root(self, key: Key) -> Key:
+        return self.bp.root(key) if key in self.bp.slots else key
+
+    def is_view(self, inst: Instruction) -> bool:
+        s = self.bp.slots.get((inst, 0))
+        return s is not None and s.kind == "alias" and s.reason in ("view", "element")
+
+    def result(self, key: Key, t) -> Buf | None:
+        if not isinstance(t, TensorType) or key not in self.bp.slots:
+            return None
+        r = self.bp.root(key)
+        s = self.bp.slots[r]
+        if s.kind == "param":
+            return Buf("param", s.index, t)
+        if s.kind == "output":
+            return Buf("output", s.index, t)
+        if s.kind == "temp":
+            return Buf("temp", s.offset, t)
+        if s.kind == "constant":
+            return Buf("const", self.const_index(r[0]), t)
+        return None
+
+    def step_done(self, n: int):
+        pass
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.bp.arena_bytes
 
 
 def plan_program(module, config: Config) -> Plan:
     entry = module.entry
-    order = entry.post_order()
     params = [p.type for p in entry.params]
-    where: dict[tuple[Instruction, int], Buf] = {}
     constants: list[np.ndarray] = []
+    const_ids: dict[Instruction, int] = {}
     steps: list = []
 
-    # Entry outputs, flattened; the first output naming a computed value is written in place.
-    out_leaves: list[tuple[Instruction, int]] = []
+    def const_index(inst: Instruction) -> int:
+        if inst not in const_ids:
+            const_ids[inst] = len(constants)
+            constants.append(np.ascontiguousarray(inst.attrs["value"]))
+        return const_ids[inst]
+
+    # Entry outputs, flattened to tensors.
+    out_specs: list = []   # (key, type) per flattened output
     for o in entry.outputs:
-        for i in range(_leaves(o)):
-            out_leaves.append((o, i))
-    out_types = [flatten(o.type)[i] if isinstance(o.type, TupleType) else o.type for o, i in out_leaves]
+        _flatten_output(o, out_specs)
+    out_types = [t for _, t in out_specs]
 
-    # Resolve aliases (gte / tuple / optimization_barrier) to the leaf that holds the data.
-    def resolve(inst: Instruction, i: int) -> tuple[Instruction, int]:
-        while inst.opcode in _ALIAS_OPS:
-            if inst.opcode == "get_tuple_element":
-                src = inst.operands[0]
-                k = int(inst.attrs["index"])
-                # leaves before element k of the source tuple
-                elems = src.type.elements if isinstance(src.type, TupleType) else (src.type,)
-                i = sum(len(flatten(e)) for e in elems[:k]) + i
-                inst = src
-            elif inst.opcode == "tuple" or (inst.opcode == "optimization_barrier"):
-                acc = 0
-                for o in inst.operands:
-                    n = _leaves(o)
-                    if i < acc + n:
-                        inst, i = o, i - acc
-                        break
-                    acc += n
-                else:
-                    break
-        return inst, i
+    bp = getattr(module, "buffer_plan", None)
+    usable = bp is not None and getattr(bp, "comp", None) is entry and \
+        all(isinstance(o.type, TensorType) for o in entry.outputs)
+    if usable:
+        order = [i for i in bp.schedule]
+        store = _PlannedStorage(bp, const_index)
+    else:
+        order = entry.post_order()
+        store = _OwnStorage(entry, order, [k for k, _ in out_specs])
 
-    out_slot: dict[tuple[Instruction, int], int] = {}
-    for k, (o, i) in enumerate(out_leaves):
-        leaf = resolve(o, i)
-        if leaf[0].opcode not in ("parameter", "constant") and leaf not in out_slot:
-            out_slot[leaf] = k
+    where: dict[Key, Buf] = {}
+    tuples: dict[Instruction, tuple] = {}
 
-    # Last use of every leaf (for arena reuse): position in the schedule.
-    pos = {inst: n for n, inst in enumerate(order)}
-    last_use: dict[tuple[Instruction, int], int] = {}
-    for inst in order:
-        if inst.opcode in _ALIAS_OPS:
-            continue
-        for src in _inputs_of(inst):
-            for i in range(_leaves(src)):
-                last_use[resolve(src, i)] = pos[inst]
-    for o, i in out_leaves:
-        last_use[resolve(o, i)] = len(order)   # outputs and copies at the end
-
-    arena = _Arena()
-    live_temps: dict[tuple[Instruction, int], Buf] = {}
-
-    def result_buf(inst, i, t):
-        leaf = (inst, i)
-        if leaf in out_slot:
-            return Buf("output", out_slot[leaf], t)
-        b = Buf("temp", arena.alloc(t.nbytes), t)
-        live_temps[leaf] = b
-        return b
-
-    def buf_of(inst, i=0) -> Buf:
-        return where[resolve(inst, i)]
+    def spec(o: Instruction, i: int = 0):
+        """How the value (o, i) is found at run time: a Buf, ("tuple", [...]) or ("token",)."""
+        if o in tuples and not o.multi:
+            return tuples[o]
+        t = _key_type((o, i))
+        if isinstance(t, TensorType):
+            b = where.get((o, i))
+            if b is None:
+                r = store.root((o, i))
+                b = where.get(r)
+                if b is not None and b.type != t:
+                    b = Buf(b.kind, b.index, t)
+            return b
+        if isinstance(t, TupleType) and o.multi is False and o in tuples:
+            return tuples[o]
+        if isinstance(t, TupleType):
+            return ("tuple", [spec(o, j) for j in range(len(t.elements))]) if o.multi else None
+        return ("token",)
 
     for n, inst in enumerate(order):
         op = inst.opcode
         if op == "parameter":
-            where[(inst, 0)] = Buf("param", inst.attrs["index"], inst.type)
+            if isinstance(inst.type, TensorType):
+                where[(inst, 0)] = Buf("param", inst.attrs["index"], inst.type)
             continue
         if op == "constant":
-            where[(inst, 0)] = Buf("const", len(constants), inst.type)
-            constants.append(np.ascontiguousarray(inst.attrs["value"]))
+            where[(inst, 0)] = Buf("const", const_index(inst), inst.type)
             continue
-        if op in _ALIAS_OPS:
+        if op == "tuple":
+            tuples[inst] = ("tuple", [spec(o) if not o.multi else spec(o, 0) for o in inst.operands])
             continue
-        inputs_i = _inputs_of(inst)
-        in_bufs = []
-        ok_inputs = True
-        for src in inputs_i:
-            for i in range(_leaves(src)):
-                leaf = resolve(src, i)
-                if leaf not in where:
-                    ok_inputs = False
-                else:
-                    in_bufs.append(where[leaf])
-        comp, reason = native_region(inst) if ok_inputs else (None, "inputs are not tensors")
-        result_types = flatten(inst.type) if isinstance(inst.type, TupleType) else [inst.type]
-        if any(not isinstance(t, TensorType) for t in result_types):
-            comp, reason = None, reason or "results are not tensors"
-        outs = [result_buf(inst, i, t) if isinstance(t, TensorType) else None
-                for i, t in enumerate(result_types)]
-        for i, b in enumerate(outs):
+        if op == "get_tuple_element":
+            src, k = inst.operands[0], int(inst.attrs["index"])
+            if src.multi:
+                v = spec(src, k)
+            else:
+                tv = spec(src)
+                v = tv[1][k] if isinstance(tv, tuple) and tv and tv[0] == "tuple" else None
+            if isinstance(v, Buf):
+                where[(inst, 0)] = v
+            elif v is not None:
+                tuples[inst] = v
+            continue
+        if op == "optimization_barrier":
+            for i, o in enumerate(inst.operands):
+                v = spec(o)
+                if isinstance(v, Buf):
+                    where[(inst, i)] = v
+            continue
+        if _is_view_reshape(inst) and store.is_view(inst):
+            src = spec(inst.operands[0])
+            if isinstance(src, Buf):
+                where[(inst, 0)] = Buf(src.kind, src.index, inst.type)
+                continue
+        in_specs = [spec(o) for o in inst.operands]
+        comp, reason = native_region(inst)
+        if comp is not None and not all(isinstance(x, Buf) for x in in_specs):
+            comp, reason = None, "operands are not all tensors"
+        outs = [store.result(key, _key_type(key)) for key in _keys(inst)]
+        if comp is not None and any(b is None for b in outs):
+            comp, reason = None, "results without storage"
+        for key, b in zip(_keys(inst), outs):
             if b is not None:
-                where[(inst, i)] = b
+                where[key] = b
         if comp is not None:
-            steps.append(KernelStep(inst, kernel_name(inst), comp,
-                                    [buf_of(o) for o in inst.operands], outs))
+            steps.append(KernelStep(inst, kernel_name(inst), comp, list(in_specs), outs))
         else:
-            captured = [c for r in inst.regions for c in _captures(r) if c not in inst.operands]
-            captured = list(dict.fromkeys(captured))
-            op_bufs = [_value_spec(o, buf_of) for o in list(inst.operands) + captured]
-            steps.append(FallbackStep(inst, reason or "not supported natively", op_bufs, captured,
-                                      [b for b in outs]))
-        # release temps whose last use was this step (after this step's outputs were placed)
-        for leaf, b in list(live_temps.items()):
-            if last_use.get(leaf, -1) <= n and leaf[0] is not inst:
-                arena.release(b.index, b.nbytes)
-                del live_temps[leaf]
-            elif leaf[0] is inst and last_use.get(leaf, -1) < n:
-                arena.release(b.index, b.nbytes)   # a result nobody reads
-                del live_temps[leaf]
+            captured = list(dict.fromkeys(c for r in inst.regions for c in _captures(r)
+                                          if c not in inst.operands))
+            steps.append(FallbackStep(inst, reason or "not supported natively",
+                                      in_specs + [spec(c) for c in captured], captured, outs))
+        store.step_done(n)
 
     output_bufs = []
-    for k, (o, i) in enumerate(out_leaves):
-        leaf = resolve(o, i)
-        src = where.get(leaf)
-        dst = Buf("output", k, out_types[k])
-        if src is None:
-            raise ValueError(f"entry output {o.ref} has no storage")
-        if src != dst:
+    for k, (key, t) in enumerate(out_specs):
+        src = spec(*key)
+        dst = Buf("output", k, t)
+        if not isinstance(src, Buf):
+            raise ValueError(f"entry output {key[0].ref} has no storage")
+        if (src.kind, src.index) != ("output", k):
             steps.append(CopyStep(src, dst))
         output_bufs.append(dst)
-    arena_bytes = max(arena.top, max((b.index + b.nbytes for s in steps if isinstance(s, KernelStep)
-                                      for b in s.outputs if b.kind == "temp"), default=0))
-    arena_bytes = max(arena_bytes, max((b.index + b.nbytes for s in steps if isinstance(s, FallbackStep)
-                                        for b in s.outputs if b is not None and b.kind == "temp"),
-                                       default=0))
-    return Plan(params, out_types, constants, arena_bytes, steps, output_bufs)
+    return Plan(params, out_types, constants, store.arena_bytes, steps, output_bufs)
 
 
-def _value_spec(o: Instruction, buf_of, base: int = 0):
-    """How to rebuild the value of o for the interpreter: a Buf, ("tuple", [specs]) or ("token",)."""
-    return _spec_for_type(o, o.type, buf_of, [0])
-
-
-def _spec_for_type(o, t, buf_of, counter):
+def _flatten_output(o: Instruction, out: list, i: int = 0):
+    t = o.type
     if isinstance(t, TensorType):
-        b = buf_of(o, counter[0])
-        counter[0] += 1
-        return b
-    if isinstance(t, TupleType):
-        return ("tuple", [_spec_for_type(o, e, buf_of, counter) for e in t.elements])
-    counter[0] += 1
-    return ("token",)
+        out.append(((o, 0), t))
+    elif o.multi:
+        for j, e in enumerate(t.elements):
+            if isinstance(e, TensorType):
+                out.append(((o, j), e))
+    elif o.opcode == "tuple":
+        for x in o.operands:
+            _flatten_output(x, out)
+    else:
+        raise ValueError(f"entry output {o.ref} of type {t} cannot be returned as arrays")
 
 
 def _inputs_of(inst: Instruction) -> list[Instruction]:
@@ -405,8 +506,8 @@ def _inputs_of(inst: Instruction) -> list[Instruction]:
 
 # ---- LLVM ----------------------------------------------------------------------------------------------------
 def build_llvm(plan: Plan, config: Config) -> tuple[ir.Module, list[str]]:
-    """The LLVM module for the plan and the names of its segment functions (in order; one per
-    native segment)."""
+    """The LLVM module for the plan and the names of its exported functions: the segment functions
+    in order (one per native segment), then `ENTRY` when the whole program is one native call."""
     module = ir.Module(name="xltune")
     cx = CodegenContext(module)
     nparams, nouts, nconsts = len(plan.params), len(plan.outputs), len(plan.constants)
@@ -450,28 +551,62 @@ def build_llvm(plan: Plan, config: Config) -> tuple[ir.Module, list[str]]:
                 continue
             s.fname = f"k{kcount}.{s.name}"
             kcount += 1
-            bufs = s.inputs + s.outputs
-            noalias = [_no_overlap(bufs, k) for k in range(len(bufs))]
+            # One pointer argument per distinct storage: an in-place output shares the argument
+            # of the operand it overwrites, so LLVM sees the same pointer (no runtime alias
+            # checks) and every argument can be noalias.
+            args: list[Buf] = []
+            arg_of: dict[tuple, int] = {}
+            mapping = []
+            for x in s.inputs + s.outputs:
+                k = (x.kind, x.index)
+                if k not in arg_of:
+                    arg_of[k] = len(args)
+                    args.append(x)
+                mapping.append(arg_of[k])
             knobs = read_loop_knobs(s.name, s.region, config)
-            kfn = emit_loop_kernel(cx, s.fname, s.region, knobs, noalias)
-            b.call(kfn, [ptr(x) for x in bufs])
+            kfn = emit_loop_kernel(cx, s.fname, s.region, knobs, len(args),
+                                   mapping[:len(s.inputs)], mapping[len(s.inputs):])
+            b.call(kfn, [ptr(x) for x in args])
         b.ret_void()
+    if len(seg_names) == 1 and not plan.fallbacks:
+        _emit_entry(module, seg_names[0], nparams, nouts, nconsts)
+        seg_names.append(ENTRY)
     return module, seg_names
 
 
-def _no_overlap(bufs: list[Buf], k: int) -> bool:
-    """noalias is safe for a pointer unless another written/read argument shares its storage
-    with one of the outputs."""
-    me = bufs[k]
-    for j, other in enumerate(bufs):
-        if j != k and _overlaps(me, other):
-            return False
-    return True
+ENTRY = "xltune.entry"
+# CPython (non-debug, GIL build) + NumPy: PyArrayObject_fields.data and .flags offsets. The runtime
+# checks them once against ndarray.ctypes before it uses the fast entry (else: the table path).
+ARRAY_DATA_OFFSET = 16
+ARRAY_FLAGS_OFFSET = 64
+C_CONTIGUOUS = 0x1
 
 
-def _overlaps(a: Buf, b: Buf) -> bool:
-    if a.kind != b.kind:
-        return False
-    if a.kind != "temp":
-        return a.index == b.index
-    return a.index < b.index + max(b.nbytes, 1) and b.index < a.index + max(a.nbytes, 1)
+def _emit_entry(module: ir.Module, seg: str, nparams: int, nouts: int, nconsts: int):
+    """`i32 @xltune.entry(ptr %fixed, ptr %array0, ...)`: the one native call of a program without
+    fallbacks. Takes the numpy arrays themselves (params then outputs), reads their data pointers,
+    builds the pointer table on its stack (constants and arena copied from %fixed) and runs the
+    segment. Returns 1 (and does nothing) if an array is not C-contiguous."""
+    n = nparams + nouts
+    fn = ir.Function(module, ir.FunctionType(T.I32, [T.PTR] * (n + 1)), name=ENTRY)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    fixed = fn.args[0]
+    size = n + nconsts + 1
+    table = b.alloca(T.PTR, size=ir.Constant(T.I64, size))
+    bad = b.append_basic_block("not_contiguous")
+    for k in range(n):
+        obj = fn.args[k + 1]
+        flags = b.load(b.gep(obj, [ir.Constant(T.I64, ARRAY_FLAGS_OFFSET)], source_etype=T.I8), typ=T.I32)
+        ok = b.icmp_unsigned("!=", b.and_(flags, ir.Constant(T.I32, C_CONTIGUOUS)), ir.Constant(T.I32, 0))
+        nxt = b.append_basic_block(f"arg{k}")
+        b.cbranch(ok, nxt, bad)
+        b.position_at_end(nxt)
+        data = b.load(b.gep(obj, [ir.Constant(T.I64, ARRAY_DATA_OFFSET)], source_etype=T.I8), typ=T.PTR)
+        b.store(data, b.gep(table, [ir.Constant(T.I64, k)], source_etype=T.PTR))
+    for k in range(nconsts + 1):
+        v = b.load(b.gep(fixed, [ir.Constant(T.I64, k)], source_etype=T.PTR), typ=T.PTR)
+        b.store(v, b.gep(table, [ir.Constant(T.I64, n + k)], source_etype=T.PTR))
+    b.call(module.globals[seg], [table])
+    b.ret(ir.Constant(T.I32, 0))
+    b.position_at_end(bad)
+    b.ret(ir.Constant(T.I32, 1))
