@@ -17,7 +17,8 @@ from ...ir.ops import lookup_mlir
 from ...ir.types import TupleType
 from . import attrs as A
 from .lexer import BLOCK, EOF, HASH, IDENT, STRING, SYMBOL, VALUE, Lexer, unescape
-from .types import FunctionType, parse_results, parse_type, parse_type_section
+from .syntax import HANDLERS, default_syntax
+from .types import FunctionType, parse_type, parse_type_section
 
 MAX_NESTING = 48       # regions inside regions, plus inlined call chains
 TERMINATORS = frozenset(("return", "func.return", "stablehlo.return"))
@@ -437,7 +438,12 @@ class Parser:
         if k == STRING:
             lx.next()
             name = unescape(opname[1:-1])
-            st = self._generic(name, opoff, scope, names)
+            if name in TERMINATORS:
+                if names:
+                    raise self.error("a return has no results", start)
+            st = self._generic(name, opoff, scope)
+            if name in TERMINATORS:
+                return st.operands
         elif k == IDENT:
             lx.next()
             name = opname
@@ -448,24 +454,16 @@ class Parser:
             if name in CALLS:
                 self._call(comp, scope, names, opoff)
                 return None
-            from .syntax import HANDLERS, default_syntax
             st = OpState(name, lookup_mlir(name, self.loc(opoff)), self.loc(opoff), opoff)
             HANDLERS.get(name, default_syntax)(self, st, scope)
         else:
             raise self.error("expected an operation")
-        if st is None:  # a generic return: outputs were stored on the parser
-            outs = self._generic_outputs
-            self._generic_outputs = None
-            if names:
-                raise self.error("a return has no results", start)
-            return outs
         self.build(comp, st, names, scope)
         return None
 
-    _generic_outputs = None
-
-    def _generic(self, name: str, opoff: int, scope: Scope, names):
-        """`"dialect.op"(%a) <{props}> ({regions}) {attrs} : (types) -> types`."""
+    def _generic(self, name: str, opoff: int, scope: Scope) -> OpState:
+        """`"dialect.op"(%a) <{props}> ({regions}) {attrs} : (types) -> types` (a return too:
+        its operands are the outputs)."""
         lx = self.lx
         loc = self.loc(opoff)
         is_return = name in TERMINATORS
@@ -499,8 +497,7 @@ class Parser:
         if is_return:
             if sec.results:
                 raise self.error("a return has no results", colon)
-            self._generic_outputs = st.operands
-            return None
+            return st
         if is_call:
             raise self.error("use the pretty form 'func.call @f(...)' for calls", opoff)
         st.result_types = sec.results

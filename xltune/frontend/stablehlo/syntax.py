@@ -14,7 +14,7 @@ from ...ir.ops import lookup_mlir
 from ...ir.types import TensorType, TupleType
 from . import attrs as A
 from .dense import finish_dense, parse_dense_body
-from .lexer import FLOAT, HEXINT, IDENT, INT, STRING, SYMBOL, VALUE, unescape
+from .lexer import FLOAT, IDENT, INT, STRING, SYMBOL, VALUE, unescape
 from .types import FunctionType, parse_type, parse_type_section
 
 
@@ -619,4 +619,3 @@ HANDLERS = {
     "check.expect_almost_eq_const": _expect_const,
 }
 
-_ = (HEXINT,)
