@@ -907,7 +907,8 @@ class _HloPrinter:
         if inst.opcode == "constant":
             v = inst.attrs.get("value")
             if isinstance(v, np.ndarray) and v.size == 1:
-                body = str(v.reshape(-1)[0].item()).lower()
+                x = v.reshape(-1)[0]
+                body = ("true" if x else "false") if v.dtype == np.bool_ else str(x).lower()
             elif isinstance(v, np.ndarray) and v.size <= 8:
                 body = np.array2string(v, separator=", ").replace("[", "{").replace("]", "}")
             else:
@@ -920,6 +921,8 @@ class _HloPrinter:
                 extra.append(f"index={v}")
             elif k == "comparison_direction":
                 extra.append(f"direction={v}")
+            elif k == "broadcast_dimensions" and inst.opcode == "broadcast_in_dim":
+                extra.append(_hlo_attr("dimensions", v))
             else:
                 extra.append(_hlo_attr(k, v))
         if inst.opcode == "fusion":
