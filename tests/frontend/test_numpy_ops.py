@@ -190,3 +190,72 @@ def test_matches_jax_values_and_dtypes(name, fn, args):
         w = np.asarray(w)
         assert g.dtype == w.dtype, f"{name} output {k}: dtype {g.dtype}, jax gives {w.dtype}"
         _close(g, w, f"{name} output {k}")
+
+
+# ---- xnp.nn and jax-only forms (.at[], dynamic_slice) against jax -------------------------------------------
+NN_CASES = [
+    ("relu", lambda nn, x: (nn.relu(x), nn.relu6(x * 4))),
+    ("gelu", lambda nn, x: (nn.gelu(x), nn.gelu(x, approximate=False))),
+    ("sigmoid_silu", lambda nn, x: (nn.sigmoid(x), nn.silu(x), nn.softplus(x), nn.log_sigmoid(x))),
+    ("elu_leaky", lambda nn, x: (nn.elu(x), nn.leaky_relu(x), nn.leaky_relu(x, 0.2))),
+    ("softmax", lambda nn, x: (nn.softmax(x), nn.softmax(x, axis=0), nn.log_softmax(x), nn.log_softmax(x, axis=0))),
+    ("logsumexp", lambda nn, x: (nn.logsumexp(x), nn.logsumexp(x, axis=1), nn.logsumexp(x, axis=0, keepdims=True))),
+    ("one_hot", lambda nn, x: (nn.one_hot(xnp_or_jnp(nn).argmax(x, 1), 8), nn.one_hot(xnp_or_jnp(nn).argmax(x, 0), 5,
+                                                                                       axis=0))),
+]
+
+
+def xnp_or_jnp(nn):
+    return xnp if nn is xnp.nn else jnp
+
+
+@pytest.mark.skipif(jax is None, reason="jax is not installed")
+@pytest.mark.parametrize("name,fn", NN_CASES, ids=[c[0] for c in NN_CASES])
+def test_nn_matches_jax(name, fn):
+    exe = xltune.compile(lambda x: fn(xnp.nn, x), backend="interpreter", specs=[X])
+    got = _flat(exe(X))
+    want = _flat(jax.jit(lambda x: fn(jax.nn, x))(X))
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == np.asarray(w).dtype
+        _close(g, w, f"{name} output {k}")
+
+
+def test_layer_norm_and_rms_norm(compile_fn):
+    g, b = f32(8), f32(8)
+    exe = compile_fn(lambda x, g, b: (xnp.nn.layer_norm(x, g, b), xnp.nn.layer_norm(x, axis=0),
+                                      xnp.nn.rms_norm(x, g)), [X, g, b])
+    ln, ln0, rms = exe(X, g, b)
+    m, v = X.mean(-1, keepdims=True), X.var(-1, keepdims=True)
+    _close(ln, (X - m) / np.sqrt(v + 1e-5) * g + b, "layer_norm")
+    _close(ln0, (X - X.mean(0)) / np.sqrt(X.var(0) + 1e-5), "layer_norm axis 0")
+    _close(rms, X / np.sqrt((X * X).mean(-1, keepdims=True) + 1e-6) * g, "rms_norm")
+
+
+AT_CASES = [
+    ("set_row", lambda xp, x, i: x.at[1].set(0.0)),
+    ("add_col", lambda xp, x, i: x.at[:, 2].add(5.0)),
+    ("mul_rows", lambda xp, x, i: x.at[np.array([0, 2])].multiply(2.0)),
+    ("set_block", lambda xp, x, i: x.at[1:3, 2:5].set(xp.ones((2, 3)))),
+    ("traced_index", lambda xp, x, i: x.at[i].add(1.0)),
+    ("scatter_add_dups", lambda xp, x, i: x.at[np.array([1, 1, 3]), 0].add(1.0)),
+    ("min_max", lambda xp, x, i: (x.at[0].min(0.0), x.at[:, -1].max(0.5))),
+    ("out_of_range_dropped", lambda xp, x, i: x.at[i + 10].set(7.0)),
+    ("get", lambda xp, x, i: x.at[2, 1:4].get()),
+    ("dynamic_slice", lambda xp, x, i: (jax_or_xnp(xp).dynamic_slice(x, (i, 2), (2, 3)),
+                                        jax_or_xnp(xp).dynamic_update_slice(x, xp.zeros((1, 4)), (i, i)))),
+]
+
+
+def jax_or_xnp(xp):
+    return xnp if xp is xnp else jax.lax
+
+
+@pytest.mark.skipif(jax is None, reason="jax is not installed")
+@pytest.mark.parametrize("name,fn", AT_CASES, ids=[c[0] for c in AT_CASES])
+def test_functional_updates_match_jax(compile_fn, name, fn):
+    i = np.int32(2)
+    exe = compile_fn(lambda x, i: fn(xnp, x, i), [X, i])
+    got = _flat(exe(X, i))
+    want = _flat(jax.jit(lambda x, i: fn(jnp, x, i))(X, i))
+    for k, (g, w) in enumerate(zip(got, want)):
+        _close(g, w, f"{name} output {k}")

@@ -284,3 +284,19 @@ def test_tracer_leaking_out_of_a_loop_body_is_an_error():
 
     with pytest.raises(TraceError, match="region that has ended|loop body"):
         xltune.trace(f)
+
+
+def test_weak_loop_carry_takes_the_body_dtype():
+    def f(x: xnp.f16[4]):
+        return xnp.fori_loop(0, 3, lambda i, c: c + x.sum(), 0.0)
+
+    m = xltune.trace(f)
+    assert m.entry.output_types == (TensorType((), "f16"),)
+    assert float(xltune.compile(f, backend="interpreter")(np.ones(4, np.float16))) == 12.0
+
+
+def test_python_scalar_branch_results_are_promoted():
+    def f(x: xnp.f16[3]):
+        return xnp.cond(x.sum() > 0, lambda: x.sum(), lambda: 0.0)
+
+    assert xltune.trace(f).entry.output_types == (TensorType((), "f16"),)

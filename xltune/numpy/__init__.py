@@ -169,7 +169,7 @@ def _at(x):
     return At(x)
 
 
-__all__ = sorted(n for n in dir() if not n.startswith("_") and n not in ("annotations", "tree_util"))
+__all__ = sorted(n for n in dir() if not n.startswith("_") and n not in ("annotations", "tree_util", "SCALAR_TYPES"))
 
 
 def __getattr__(name):

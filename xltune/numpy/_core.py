@@ -366,10 +366,7 @@ def typeof(v) -> tuple[D.DType, bool]:
 def promote_args(*args, inexact: bool = False) -> tuple[list[Array], D.DType, bool]:
     """Arrays of one common dtype (jax.numpy promotion), plus that dtype and the weak bit."""
     typed = [typeof(a) for a in args]
-    try:
-        dt, weak = promote(*typed)
-    except TraceError as e:
-        raise error(e.message) from None
+    dt, weak = promote(*typed)
     if inexact and not (dt.is_float or dt.is_complex):
         dt = D.F32
     out = []

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import TraceError
 from ..ir import dtypes as D
 from ..ir.types import TensorType
+
+def _error(message: str):
+    from ._core import error  # a TraceError at the user's line
+    return error(message)
+
 
 DEFAULT_FLOAT = D.F32
 DEFAULT_INT = D.I32
@@ -36,7 +40,7 @@ class ScalarType:
 
     def __getitem__(self, shape) -> "TensorSpec":
         if shape is Ellipsis:
-            raise TraceError(f"{self.name}[...]: give a static shape, e.g. {self.name}[8, 128]")
+            raise _error(f"{self.name}[...]: give a static shape, e.g. {self.name}[8, 128]")
         if not isinstance(shape, tuple):
             shape = (shape,)
         dims = []
@@ -44,7 +48,7 @@ class ScalarType:
             if isinstance(d, (list, tuple)) and not d and len(shape) == 1:
                 return TensorSpec((), self.xdtype)
             if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 0:
-                raise TraceError(f"{self.name}[{', '.join(map(repr, shape))}]: dimensions must be "
+                raise _error(f"{self.name}[{', '.join(map(repr, shape))}]: dimensions must be "
                                  f"non-negative ints")
             dims.append(int(d))
         return TensorSpec(tuple(dims), self.xdtype)
@@ -56,7 +60,7 @@ class ScalarType:
     def __eq__(self, other):
         try:
             return self.xdtype is to_dtype(other)
-        except TraceError:
+        except Exception:
             return False
 
     def __hash__(self):
@@ -137,7 +141,7 @@ def to_dtype(x) -> D.DType:
     try:
         return D.dtype(np.dtype(x))
     except Exception:
-        raise TraceError(f"not an element type: {x!r} (use e.g. xnp.f32, np.float32 or 'float32')") from None
+        raise _error(f"not an element type: {x!r} (use e.g. xnp.f32, np.float32 or 'float32')") from None
 
 
 def canonicalize(dt: D.DType) -> D.DType:
@@ -207,7 +211,7 @@ def promote(*typed) -> tuple[D.DType, bool]:
     lub = (cub & nodes) or {c for c in cub if cub.issubset(_UB[c])}
     if len(lub) != 1:
         names = ", ".join(sorted(short_name(dt) + (" (weak)" if w else "") for dt, w in typed))
-        raise TraceError(f"no implicit type promotion between {names}; convert explicitly with "
+        raise _error(f"no implicit type promotion between {names}; convert explicitly with "
                          f".astype(...)")
     r = lub.pop()
     if r == _WI:

@@ -9,9 +9,9 @@ import math
 
 from ._core import api, asarray, convert, error, normalize_axes
 from ._dtypes import DEFAULT_FLOAT, to_dtype
-from ._elementwise import (add, divide, equal, erf, exp, isfinite, log, log1p, maximum, minimum,
+from ._elementwise import (abs as _abs, add, divide, equal, erf, exp, isfinite, log, log1p, maximum, minimum,
                            multiply, negative, rsqrt, sigmoid as _sigmoid, subtract, tanh, where)
-from ._reductions import max as _max, mean, sum as _sum
+from ._reductions import max as _max, mean as _mean, sum as _sum
 from ._shape import expand_dims, squeeze
 
 
@@ -65,12 +65,7 @@ def gelu(x, approximate=True):
 @api
 def softplus(x):
     a = asarray(x)
-    return add(log1p(exp(negative(abs_(a)))), maximum(a, 0))
-
-
-def abs_(a):
-    from ._elementwise import abs as _abs
-    return _abs(a)
+    return add(log1p(exp(negative(_abs(a)))), maximum(a, 0))
 
 
 @api
@@ -111,11 +106,11 @@ def log_softmax(x, axis=-1, where=None, initial=None):
 
 
 @api
-def standardize(x, axis=-1, mean_=None, variance=None, epsilon=1e-5):
+def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):
     a = asarray(x)
-    m = mean(a, axis, keepdims=True) if mean_ is None else mean_
+    m = _mean(a, axis, keepdims=True) if mean is None else mean
     c = subtract(a, m)
-    v = mean(multiply(c, c), axis, keepdims=True) if variance is None else variance
+    v = _mean(multiply(c, c), axis, keepdims=True) if variance is None else variance
     return multiply(c, rsqrt(add(v, epsilon)))
 
 
@@ -124,9 +119,9 @@ def layer_norm(x, weight=None, bias=None, *, axis=-1, eps=1e-5):
     """(x - mean) / sqrt(var + eps) over axis, then * weight + bias (each optional)."""
     from ._elementwise import sqrt
     a = asarray(x)
-    m = mean(a, axis, keepdims=True)
+    m = _mean(a, axis, keepdims=True)
     c = subtract(a, m)
-    v = mean(multiply(c, c), axis, keepdims=True)
+    v = _mean(multiply(c, c), axis, keepdims=True)
     out = divide(c, sqrt(add(v, eps)))
     if weight is not None:
         out = multiply(out, weight)
@@ -138,7 +133,7 @@ def layer_norm(x, weight=None, bias=None, *, axis=-1, eps=1e-5):
 @api
 def rms_norm(x, weight=None, *, axis=-1, eps=1e-6):
     a = asarray(x)
-    out = multiply(a, rsqrt(add(mean(multiply(a, a), axis, keepdims=True), eps)))
+    out = multiply(a, rsqrt(add(_mean(multiply(a, a), axis, keepdims=True), eps)))
     return out if weight is None else multiply(out, weight)
 
 
