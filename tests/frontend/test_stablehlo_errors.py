@@ -114,3 +114,19 @@ def test_every_error_is_an_xltune_error_with_location():
             parse(text)
         except xltune.XltuneError as e:
             assert e.line is not None and e.col is not None, (text, e)
+
+
+def test_exponential_inlining_is_bounded(monkeypatch):
+    from xltune.frontend.stablehlo import parser
+    monkeypatch.setattr(parser, "MAX_INLINED", 20_000)  # the real bound is 1e6; same code path
+    n = 40
+    fs = [f"func.func private @f{i}(%a: tensor<f32>) -> tensor<f32> {{\n"
+          f"  %0 = call @f{i + 1}(%a) : (tensor<f32>) -> tensor<f32>\n"
+          f"  %1 = call @f{i + 1}(%0) : (tensor<f32>) -> tensor<f32>\n"
+          f"  return %1 : tensor<f32>\n}}" for i in range(n)]
+    fs.append(f"func.func private @f{n}(%a: tensor<f32>) -> tensor<f32> {{\n"
+              f"  %0 = stablehlo.abs %a : tensor<f32>\n  return %0 : tensor<f32>\n}}")
+    fs.append("func.func @main(%a: tensor<f32>) -> tensor<f32> {\n"
+              "  %0 = call @f0(%a) : (tensor<f32>) -> tensor<f32>\n  return %0 : tensor<f32>\n}")
+    e = err("\n".join(fs))
+    assert "inlining the calls would create more than" in e.message

@@ -21,6 +21,7 @@ from .syntax import HANDLERS, default_syntax
 from .types import FunctionType, parse_type, parse_type_section
 
 MAX_NESTING = 48       # regions inside regions, plus inlined call chains
+MAX_INLINED = 1_000_000  # instructions copied by inlining (calls inside calls grow exponentially)
 TERMINATORS = frozenset(("return", "func.return", "stablehlo.return"))
 CALLS = frozenset(("call", "func.call"))
 
@@ -87,6 +88,8 @@ class Parser:
         self.active: list[str] = []
         self.nesting = 0
         self._gtes: list[Instruction] = []   # get_tuple_elements created for multi results
+        self._sizes: dict[str, int] = {}     # function -> instructions, regions included
+        self._inlined = 0
 
     # ---- errors ----------------------------------------------------------------------------
     def error(self, message, offset=None, snippet=None) -> ParseError:
@@ -569,6 +572,13 @@ class Parser:
         if [o.type for o in callee.outputs] != list(sec.results):
             raise self.error(f"call types {_ft(sec.inputs, sec.results)} do not match @{callee_name}"
                              f"{_ft([p.type for p in callee.params], [o.type for o in callee.outputs])}", colon)
+        size = self._sizes.get(callee_name)
+        if size is None:
+            size = self._sizes[callee_name] = sum(1 for _ in callee.walk())
+        self._inlined += size
+        if self._inlined > MAX_INLINED:
+            raise self.error(f"inlining the calls would create more than {MAX_INLINED:,} instructions",
+                             soff, t)
         mapping = dict(zip(callee.params, operands))
         for inst in callee.instructions:
             if inst.opcode == "parameter":

@@ -473,6 +473,8 @@ def _reduce(p, st, scope):
         inner_def = lookup_mlir(inner, p.loc(ioff))
         if inner_def.arity != 2 or inner_def.num_regions or inner_def.variadic_results:
             raise p.error(f"'{inner}' is not a binary op that can reduce", ioff, t)
+        if len(inputs) != 1:
+            raise p.error("the 'applies' form reduces one input; use the 'reducer' block form", ioff, t)
     for word in ("across", "dimensions"):
         if not lx.at(word):
             raise p.error(f"expected '{word}'")
