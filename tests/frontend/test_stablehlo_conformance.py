@@ -6,8 +6,6 @@ report stays short.
 """
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 
 from conftest import CONFORMANCE, WORKLOADS
@@ -79,20 +77,3 @@ def test_workloads_parse_to_their_entry():
     for path in sorted(WORKLOADS.glob("*.mlir")):
         m = parse(path.read_text(), str(path))
         assert m.entry_name == "main" and m.entry.params, path.name
-
-
-def test_largest_file_is_fast():
-    """Not a benchmark (see `python -m xltune.frontend.stablehlo.bench`): a guard against a
-    pathological slow path on the 3.6 MB hex-heavy file."""
-    _need_files()
-    import time
-    path = CONFORMANCE / "testdata" / "fft_complex128_14_15_16_17.mlir"
-    if not path.exists():
-        pytest.skip("fft_complex128_14_15_16_17.mlir is absent")
-    text = path.read_text()
-    t0 = time.perf_counter()
-    parse(text)
-    assert time.perf_counter() - t0 < 5.0
-
-
-_ = pathlib
