@@ -165,12 +165,25 @@ def instrument(module, name: str, lift: bool = True):
             value = np.asarray(inst.attrs["value"])
             p = fn.add_parameter(inst.type, name=f"lifted_{inst.name}")
             fn.replace(inst, p)
+            _replace_in_region_outputs(fn, inst, p)
             args.append(np.ascontiguousarray(np.broadcast_to(value, inst.type.shape)).astype(inst.type.dtype.np_dtype))
     return m, checks, args
 
 
+def _replace_in_region_outputs(fn, old, new):
+    # Computation.replace reroutes operands and the outputs of old's computation and its
+    # ancestors; a region returning a captured value directly needs its outputs patched too
+    for inst in fn.walk():
+        for r in inst.regions:
+            if old in r.outputs:
+                r.set_outputs([new if o is old else o for o in r.outputs])
+
+
 def _drop_dead_constants(fn):
-    outputs = set(fn.outputs)
+    outputs = set(fn.outputs)  # region outputs read values too, without being users
+    for inst in fn.walk():
+        for r in inst.regions:
+            outputs.update(r.outputs)
     changed = True
     while changed:
         changed = False
@@ -330,6 +343,7 @@ def run_files(paths: list[str], backend: str = "interpreter", jobs: int = 1, tim
             ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout=wait_for)
             for s in busy:
                 r = None
+                path = s.path
                 if s.conn in ready:
                     try:
                         r = FileResult(**s.conn.recv())
@@ -348,7 +362,7 @@ def run_files(paths: list[str], backend: str = "interpreter", jobs: int = 1, tim
                     s.kill()
                     s.start()
                 if r is not None:
-                    results[s.path] = r
+                    results[path] = r
                     if progress:
                         progress(r)
                     s.path = None

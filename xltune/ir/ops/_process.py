@@ -86,6 +86,10 @@ class ProcessGrid:
         """Every member of `group` contributes a value; each gets {member: value}."""
         if len(group) == 1:
             return {me: value}
+        outside = [p for p in group if not (0 <= p[0] < self.num_replicas and 0 <= p[1] < self.num_partitions)]
+        if outside:
+            raise ExecutionError(f"the process group {group} names processes outside the "
+                                 f"{self.num_replicas}x{self.num_partitions} process grid: {outside}")
         full = (key, tuple(group))
         with self._cv:
             slot = self._meetings.setdefault(full, {"values": {}, "readers": 0})
@@ -125,6 +129,9 @@ class Process:
     @property
     def partition_id(self) -> int:
         return self.id[1]
+
+    def exists(self, pid) -> bool:
+        return 0 <= pid[0] < self.grid.num_replicas and 0 <= pid[1] < self.grid.num_partitions
 
     def my_group(self, groups, what: str):
         for g in groups:

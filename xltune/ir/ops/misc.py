@@ -500,6 +500,8 @@ def _ev_collective_permute(inst, args, ev):
         if len(pair) != 2 or proc.id not in pair:
             continue
         src, dst = pair
+        if not (proc.exists(src) and proc.exists(dst)):
+            continue  # a pair naming a process outside the grid moves nothing
         if src == dst:
             result = args[0]
             continue
