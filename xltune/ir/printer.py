@@ -861,7 +861,9 @@ class _HloPrinter:
         n = self.comp_names.get(comp)
         if n is None:
             if owner is not None and owner.opcode == "fusion":
-                base = str(owner.attrs.get("name") or "fused_computation")
+                fname = str(owner.attrs.get("name") or "")
+                base = ("fused_computation" + fname[len("fusion"):] if fname.startswith("fusion")
+                        else fname or "fused_computation")
             elif owner is not None:
                 base = f"region_{len(self.comp_names)}"
             else:
