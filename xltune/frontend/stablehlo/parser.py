@@ -24,6 +24,7 @@ MAX_NESTING = 48       # regions inside regions, plus inlined call chains
 MAX_INLINED = 1_000_000  # instructions copied by inlining (calls inside calls grow exponentially)
 TERMINATORS = frozenset(("return", "func.return", "stablehlo.return"))
 CALLS = frozenset(("call", "func.call"))
+_LOC_DEF = re.compile(r"\s*=\s*loc\(")
 
 
 class Multi:
@@ -133,10 +134,11 @@ class Parser:
             if not lx.at("="):
                 lx.seek(save)
                 return
-            lx.next()
-            if re.match(r"\s*loc\(", lx.text[end:]) is not None or re.match(r"\s*=\s*loc\(", lx.text[end:]):
+            if _LOC_DEF.match(lx.text, end) is not None:
+                lx.next()  # the lexer skips the loc(...) itself
                 continue
-            A.parse_attr_value(lx)
+            lx.next()
+            A.parse_attr_value(lx)  # another attribute alias: read (to check it) and forgotten
 
     def _parse_top_items(self, close):
         lx = self.lx
