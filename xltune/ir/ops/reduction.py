@@ -101,6 +101,11 @@ def reduce_values(inputs, inits, axes, region, ev, result_dtypes):
     """Reduce `inputs` over `axes` with `region` (2N scalar params: accumulators, then elements)."""
     axes = tuple(sorted(axes))
     n = len(inputs)
+    shape = inputs[0].shape
+    if any(shape[d] == 0 for d in axes):  # nothing to reduce: the init values
+        out_shape = tuple(s for d, s in enumerate(shape) if d not in axes)
+        return [np.broadcast_to(np.asarray(i).astype(dt.np_dtype), out_shape).copy()
+                for i, dt in zip(inits, result_dtypes)]
     if n == 1:
         fast = ev.simple_binary(region)
         if fast is not None and fast[0] != "replace" and inputs[0].dtype == result_dtypes[0].np_dtype:
@@ -341,51 +346,77 @@ def sort_values(inputs, dim, region, ev):
     return [np.ascontiguousarray(np.moveaxis(o, -1, dim)) for o in outs]
 
 
+_PAIR_BUDGET = 1 << 22  # comparator evaluations per vectorized batch
+
+
 def _general_sort_perm(flat, region, ev, rows, length):
-    """Stable sort by an arbitrary comparator: rank each element by how many others precede it
-    (comparator evaluated on all pairs at once), or a per-row Python sort for long rows."""
-    if rows * length * length <= (1 << 22):
-        i_idx, j_idx = np.meshgrid(np.arange(length), np.arange(length), indexing="ij")
-        args = []
-        for f in flat:
-            args.append(f[:, i_idx.reshape(-1)].reshape(-1))
-            args.append(f[:, j_idx.reshape(-1)].reshape(-1))
-        less = ev.map_region(region, args)[0].astype(bool).reshape(rows, length, length)  # less[r,i,j]: i<j
-        # j precedes i if less(j, i) or (not less(i, j) and j < i)
-        lt_ji = np.transpose(less, (0, 2, 1))
-        before = lt_ji | (~less & (j_idx < i_idx)[None])
-        diag = np.eye(length, dtype=bool)[None]
-        before = before & ~diag
-        rank = before.sum(axis=2)
+    """Stable sort by an arbitrary comparator. Each element's rank is how many others precede it
+    (j precedes i when less(j, i), or neither is less and j < i); the comparator is evaluated on
+    blocks of element pairs at once. Rows too long for that (> 8192) use a Python merge sort."""
+    if length <= 8192:
         perm = np.empty((rows, length), np.int64)
-        # ranks form a permutation for a strict weak order; fall back if not
+        j_idx = np.arange(length)
+        rows_per = max(1, _PAIR_BUDGET // max(length * length, 1))
+        i_block = max(1, min(length, _PAIR_BUDGET // max(length, 1)))
         ok = True
-        for r in range(rows):
-            if len(np.unique(rank[r])) != length:
-                ok = False
+        for r0 in range(0, rows, rows_per):
+            r1 = min(rows, r0 + rows_per)
+            nr = r1 - r0
+            rank = np.zeros((nr, length), np.int64)
+            for i0 in range(0, length, i_block):
+                i1 = min(length, i0 + i_block)
+                bi = i1 - i0
+                xi = [f[r0:r1, i0:i1, None] for f in flat]
+                xj = [f[r0:r1, None, :] for f in flat]
+                ij, ji = [], []
+                for a, b in zip(xi, xj):
+                    a_b = np.broadcast_to(a, (nr, bi, length)).reshape(-1)
+                    b_b = np.broadcast_to(b, (nr, bi, length)).reshape(-1)
+                    ij += [a_b, b_b]
+                    ji += [b_b, a_b]
+                less_ij = ev.map_region(region, ij)[0].astype(bool).reshape(nr, bi, length)
+                less_ji = ev.map_region(region, ji)[0].astype(bool).reshape(nr, bi, length)
+                i_pos = np.arange(i0, i1)[:, None]
+                before = less_ji | (~less_ij & (j_idx[None, :] < i_pos))
+                before &= j_idx[None, :] != i_pos
+                rank[:, i0:i1] = before.sum(axis=2)
+            for r in range(nr):
+                if np.bincount(rank[r], minlength=length).max(initial=0) > 1:
+                    ok = False  # not a strict weak order: ranks collide
+                    break
+                perm[r0 + r, rank[r]] = np.arange(length)
+            if not ok:
                 break
         if ok:
-            np.put_along_axis(perm, rank, np.broadcast_to(np.arange(length), (rows, length)).copy(), axis=1)
             return perm
-    import functools
     perm = np.empty((rows, length), np.int64)
     for r in range(rows):
         cols = [f[r] for f in flat]
 
-        def cmp(i, j, cols=cols):
+        def less(i, j, cols=cols):
             args = []
             for c in cols:
-                args.append(c[i:i + 1])
-                args.append(c[j:j + 1])
-            if ev.map_region(region, args)[0].reshape(-1)[0]:
-                return -1
-            args = []
-            for c in cols:
-                args.append(c[j:j + 1])
-                args.append(c[i:i + 1])
-            return 1 if ev.map_region(region, args)[0].reshape(-1)[0] else 0
-        perm[r] = sorted(range(length), key=functools.cmp_to_key(cmp))
+                args += [c[i:i + 1], c[j:j + 1]]
+            return bool(ev.map_region(region, args)[0].reshape(-1)[0])
+        perm[r] = _merge_sort(list(range(length)), less)
     return perm
+
+
+def _merge_sort(items, less):
+    """Stable: an element moves before an earlier one only if it is strictly less."""
+    if len(items) <= 1:
+        return items
+    mid = len(items) // 2
+    a, b = _merge_sort(items[:mid], less), _merge_sort(items[mid:], less)
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        if less(b[j], a[i]):
+            out.append(b[j])
+            j += 1
+        else:
+            out.append(a[i])
+            i += 1
+    return out + a[i:] + b[j:]
 
 
 def _ev_sort(inst, args, ev):
