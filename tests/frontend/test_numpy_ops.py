@@ -36,6 +36,7 @@ P = np.abs(f32(4, 8)) + 0.1
 I = i32(4, 8)
 J = i32(4, 8, lo=1, hi=7)
 B3 = f32(2, 4, 8)
+MASK = RNG.random((4, 8)) > 0.3
 
 # (id, fn(xp, *args), args)
 CASES = [
@@ -199,6 +200,7 @@ NN_CASES = [
     ("sigmoid_silu", lambda nn, x: (nn.sigmoid(x), nn.silu(x), nn.softplus(x), nn.log_sigmoid(x))),
     ("elu_leaky", lambda nn, x: (nn.elu(x), nn.leaky_relu(x), nn.leaky_relu(x, 0.2))),
     ("softmax", lambda nn, x: (nn.softmax(x), nn.softmax(x, axis=0), nn.log_softmax(x), nn.log_softmax(x, axis=0))),
+    ("softmax_where", lambda nn, x: (nn.softmax(x, where=MASK), nn.log_softmax(x, axis=0, where=MASK))),
     ("logsumexp", lambda nn, x: (nn.logsumexp(x), nn.logsumexp(x, axis=1), nn.logsumexp(x, axis=0, keepdims=True))),
     ("one_hot", lambda nn, x: (nn.one_hot(xnp_or_jnp(nn).argmax(x, 1), 8), nn.one_hot(xnp_or_jnp(nn).argmax(x, 0), 5,
                                                                                        axis=0))),

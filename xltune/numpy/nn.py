@@ -10,7 +10,8 @@ import math
 from ._core import api, asarray, convert, error, normalize_axes
 from ._dtypes import DEFAULT_FLOAT, to_dtype
 from ._elementwise import (abs as _abs, add, divide, equal, erf, exp, isfinite, log, log1p, maximum, minimum,
-                           multiply, negative, rsqrt, sigmoid as _sigmoid, subtract, tanh, where)
+                           multiply, negative, rsqrt, sigmoid as _sigmoid, subtract, tanh,
+                           where as _where)
 from ._reductions import max as _max, mean as _mean, sum as _sum
 from ._shape import expand_dims, squeeze
 
@@ -28,14 +29,14 @@ def relu6(x):
 @api
 def leaky_relu(x, negative_slope=0.01):
     a = asarray(x)
-    return where(a >= 0, a, multiply(negative_slope, a))
+    return _where(a >= 0, a, multiply(negative_slope, a))
 
 
 @api
 def elu(x, alpha=1.0):
     from ._elementwise import expm1
     a = asarray(x)
-    return where(a > 0, a, multiply(alpha, expm1(where(a > 0, 0.0, a))))
+    return _where(a > 0, a, multiply(alpha, expm1(_where(a > 0, 0.0, a))))
 
 
 @api
@@ -82,27 +83,43 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         x = convert(x, DEFAULT_FLOAT)
     axes = normalize_axes(axis, x.ndim)
     amax = _max(x, axes, keepdims=True)
-    amax = where(isfinite(amax), amax, 0.0)  # all -inf rows give -inf, not nan
+    amax = _where(isfinite(amax), amax, 0.0)  # all -inf rows give -inf, not nan
     out = add(log(_sum(exp(subtract(x, amax)), axes, keepdims=True)), amax)
     return out if keepdims else squeeze(out, axes)
 
 
+def _float(x):
+    a = asarray(x)
+    return a if (a.xdtype.is_float or a.xdtype.is_complex) else convert(a, DEFAULT_FLOAT)
+
+
+def _shifted(a, axis, where):
+    """x - max(x) over axis (masked entries excluded from the max when `where` is given)."""
+    if where is None:
+        return subtract(a, _max(a, axis, keepdims=True))
+    m = _max(a, axis, keepdims=True, where=where, initial=-math.inf)
+    return subtract(a, _where(isfinite(m), m, 0.0))
+
+
 @api
 def softmax(x, axis=-1, where=None, initial=None):
-    a = asarray(x)
-    if not a.xdtype.is_float:
-        a = convert(a, DEFAULT_FLOAT)
-    unnormalized = exp(subtract(a, _max(a, axis, keepdims=True)))
+    """exp(x - max) / sum(exp(x - max)); with `where`, masked-out entries give 0."""
+    a = _float(x)
+    unnormalized = exp(_shifted(a, axis, where))
+    if where is not None:
+        unnormalized = _where(where, unnormalized, 0.0)
     return divide(unnormalized, _sum(unnormalized, axis, keepdims=True))
 
 
 @api
 def log_softmax(x, axis=-1, where=None, initial=None):
-    a = asarray(x)
-    if not a.xdtype.is_float:
-        a = convert(a, DEFAULT_FLOAT)
-    shifted = subtract(a, _max(a, axis, keepdims=True))
-    return subtract(shifted, log(_sum(exp(shifted), axis, keepdims=True)))
+    a = _float(x)
+    shifted = _shifted(a, axis, where)
+    e = exp(shifted)
+    if where is not None:
+        e = _where(where, e, 0.0)
+    out = subtract(shifted, log(_sum(e, axis, keepdims=True)))
+    return out if where is None else _where(where, out, -math.inf)
 
 
 @api
