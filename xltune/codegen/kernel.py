@@ -59,6 +59,56 @@ def is_flat(comp, outputs) -> bool:
     return True
 
 
+def transpose_partner(comp, group: OutputGroup) -> int | None:
+    """The output dimension (other than the last) that walks some parameter's contiguous
+    dimension, when one does: a nest over the output then reads that parameter with a large
+    stride in its innermost loop, and tiling (this dim, last dim) keeps those reads in cache.
+
+    Follows dimensions from the outputs to the parameters through elementwise ops, transpose,
+    broadcast_in_dim and the ops that keep dimensions in place (slice, reverse, pad, concatenate,
+    dynamic_slice, dynamic_update_slice); reshape and the rest end the trail."""
+    rank = len(group.shape)
+    if rank < 2:
+        return None
+    last = rank - 1
+    votes: dict[int, int] = {}
+    same_dims = {"slice", "reverse", "pad", "concatenate", "dynamic_slice", "dynamic_update_slice",
+                 "convert", "bitcast_convert"}
+    stack = [(comp.outputs[k], tuple(range(rank))) for k in group.outputs]
+    seen = set()
+    while stack:
+        inst, dmap = stack.pop()           # dmap[i]: the output dim driving inst's dim i (or None)
+        key = (inst, dmap)
+        if key in seen:
+            continue
+        seen.add(key)
+        if inst.opcode == "parameter":
+            shape = inst.shape
+            inner = next((i for i in range(len(shape) - 1, -1, -1) if shape[i] != 1), None)
+            if inner is not None and dmap[inner] is not None and dmap[inner] != last:
+                nbytes = math.prod(shape) * inst.dtype.itemsize
+                votes[dmap[inner]] = votes.get(dmap[inner], 0) + nbytes
+            continue
+        op = inst.opcode
+        if op == "transpose":
+            perm = tuple(inst.attrs["permutation"])
+            sub = [None] * len(perm)
+            for i, p in enumerate(perm):
+                sub[p] = dmap[i]
+            stack.append((inst.operands[0], tuple(sub)))
+        elif op in ("broadcast_in_dim", "dynamic_broadcast_in_dim"):
+            dims = tuple(inst.attrs["broadcast_dimensions"])
+            stack.append((inst.operands[0], tuple(dmap[d] for d in dims)))
+        elif op in same_dims or (op not in ("reshape", "dynamic_reshape", "iota", "constant")
+                                 and inst.opdef.category == "elementwise"):
+            for o in inst.operands:
+                if hasattr(o.type, "shape") and len(o.shape) == len(dmap):
+                    stack.append((o, dmap))
+    if not votes:
+        return None
+    return max(votes, key=votes.get)
+
+
 def region_params_read(comp) -> list[bool]:
     used = [False] * len(comp.params)
     for inst in comp.walk():
@@ -93,4 +143,5 @@ def emit_element(cx: CodegenContext, b: ir.IRBuilder, opts: EmitOptions, comp, g
 
 
 __all__ = ["OutputGroup", "output_groups", "is_flat", "emit_element", "region_params_read",
+           "transpose_partner",
            "uses_approx_math", "unsupported_in_region"]

@@ -18,13 +18,14 @@ from llvmlite import ir
 from ...codegen import lltypes as T
 from ...codegen.context import CodegenContext, EmitOptions
 from ...codegen.indexing import Index, c64
-from ...codegen.kernel import emit_element, output_groups, uses_approx_math
+from ...codegen.kernel import emit_element, output_groups, transpose_partner, uses_approx_math
 from ...codegen.loops import for_range, loop_metadata
 from ...config import Config, Knob
 
 VECTOR_WIDTHS = (0, 1, 4, 8, 16)
 UNROLLS = (0, 1, 2, 4)
 MATH = ("approx", "libm")
+TILES = (0, 8, 16, 32, 64)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class LoopKernelKnobs:
     vector_width: int = 0      # 0: LLVM's cost model decides; 1: no vectorization
     unroll: int = 0            # interleave count of the vectorized loop; 0: LLVM decides
     math: str = "approx"
+    tile: int = 0              # square tile over (transpose partner dim, last dim); 0: untiled
 
 
 def loop_kernel_knobs(name: str, comp) -> list[Knob]:
@@ -42,6 +44,10 @@ def loop_kernel_knobs(name: str, comp) -> list[Knob]:
         Knob(f"cpu.{name}.unroll", UNROLLS, 0,
              "interleave count of the innermost loop (0: LLVM's choice)", owner),
     ]
+    if any(not g.flat and transpose_partner(comp, g) is not None for g in output_groups(comp)):
+        ks.append(Knob(f"cpu.{name}.tile", TILES, 8,
+                       "square tile over the output's last dim and the dim a transposed operand is "
+                       "contiguous in (0: plain row-major nest)", owner))
     if uses_approx_math(comp):
         ks.append(Knob(f"cpu.{name}.math", MATH, "approx",
                        "transcendentals: xltune's vectorizable polynomials or the C library", owner))
@@ -79,18 +85,25 @@ def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnob
             with for_range(b, 0, size, name="i", metadata=md) as i:
                 emit_element(cx, b, opts, comp, g, Index(g.shape, linear=i), ptrs)
             continue
-        _emit_nest(cx, b, opts, comp, g, ptrs, md)
+        partner = transpose_partner(comp, g) if knobs.tile else None
+        _emit_nest(cx, b, opts, comp, g, ptrs, md, partner, knobs.tile)
     b.ret_void()
     return fn
 
 
-def _emit_nest(cx, b, opts, comp, g, args, md):
+def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0):
     dims = [d for d, n in enumerate(g.shape) if n != 1]
     coords = [c64(0)] * len(g.shape)
+    last = len(g.shape) - 1
+    tiled = (partner is not None and tile and partner in dims and last in dims
+             and g.shape[partner] > tile and g.shape[last] > tile)
+
+    def element():
+        emit_element(cx, b, opts, comp, g, Index(g.shape, coords=list(coords)), args)
 
     def level(k):
         if k == len(dims):
-            emit_element(cx, b, opts, comp, g, Index(g.shape, coords=list(coords)), args)
+            element()
             return
         d = dims[k]
         inner = k == len(dims) - 1
@@ -98,4 +111,30 @@ def _emit_nest(cx, b, opts, comp, g, args, md):
             coords[d] = i
             level(k + 1)
 
-    level(0)
+    def tiles(k):
+        outer = [d for d in dims if d not in (partner, last)]
+        if k < len(outer):
+            d = outer[k]
+            with for_range(b, 0, g.shape[d], name=f"d{d}") as i:
+                coords[d] = i
+                tiles(k + 1)
+            return
+        # (partner, last) in tile x tile blocks; the last dim innermost and contiguous
+        with for_range(b, 0, g.shape[partner], step=tile, name=f"t{partner}") as ta:
+            with for_range(b, 0, g.shape[last], step=tile, name=f"t{last}") as tb:
+                ea = _min(b, b.add(ta, c64(tile)), g.shape[partner])
+                eb = _min(b, b.add(tb, c64(tile)), g.shape[last])
+                with for_range(b, ta, ea, name=f"d{partner}") as i:
+                    coords[partner] = i
+                    with for_range(b, tb, eb, name=f"d{last}", metadata=md) as j:
+                        coords[last] = j
+                        element()
+
+    if tiled:
+        tiles(0)
+    else:
+        level(0)
+
+
+def _min(b, v, n: int):
+    return b.select(b.icmp_signed("<", v, c64(n)), v, c64(n))
