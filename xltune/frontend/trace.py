@@ -102,7 +102,8 @@ def trace_flat(fn, args: tuple, kwargs: dict, *, scalars_dynamic: bool = False, 
         for i, o in enumerate(out_leaves):
             if not isinstance(o, Array) and not _array_like(o):
                 raise TraceError(f"{fname} returned a {type(o).__name__} "
-                                 f"({_tree.paths(out_tree, 'result')[i]}); return arrays or numbers")
+                                 f"({_tree.paths(out_tree, 'result')[i]}); return arrays or numbers",
+                                 _def_loc(inspect.unwrap(fn)))
             outs.append(asarray(o).inst)
     entry.set_outputs(outs)
     _dce(entry)

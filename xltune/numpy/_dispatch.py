@@ -17,6 +17,7 @@ class UnsupportedFunctionError(UnsupportedOpError, AttributeError):
         XltuneError.__init__(self, f"xltune.numpy does not support {name}" + (f": {detail}" if detail else ""),
                              loc)
 
+
 _UFUNC_ALIASES = {"absolute": "abs", "true_divide": "divide", "conjugate": "conjugate",
                   "bitwise_invert": "bitwise_not", "bitwise_left_shift": "left_shift",
                   "bitwise_right_shift": "right_shift", "fmax": "maximum", "fmin": "minimum",
