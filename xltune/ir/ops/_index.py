@@ -61,9 +61,9 @@ def gather_values(operand: np.ndarray, indices: np.ndarray, dn: GatherDimensionN
     return np.ascontiguousarray(np.transpose(g, src)).reshape(out_shape)
 
 
-def scatter_targets(input_shape, indices: np.ndarray, update_shape, dn: ScatterDimensionNumbers,
-                    whole_window: bool = False):
-    """Flat target index of every update element (row-major order) and whether it is in bounds."""
+def scatter_targets(input_shape, indices: np.ndarray, update_shape, dn: ScatterDimensionNumbers):
+    """Flat target index of every in-bounds update element (row-major order), and the mask of
+    the update elements that are in bounds (the spec skips each out-of-bounds element)."""
     idx = _index_vectors(indices, dn.index_vector_dim)
     rank = len(input_shape)
     urank = len(update_shape)
@@ -84,35 +84,21 @@ def scatter_targets(input_shape, indices: np.ndarray, update_shape, dn: ScatterD
         return a.reshape(view)
 
     full = []
-    starts = []
     for d in range(rank):
         r = np.zeros((1,) * urank, np.int64)
-        st = np.zeros((1,) * urank, np.int64)
         if d in dn.scatter_dims_to_operand_dims:
-            k = dn.scatter_dims_to_operand_dims.index(d)
-            st = scatter_view(idx[..., k])
-            r = r + st
+            r = r + scatter_view(idx[..., dn.scatter_dims_to_operand_dims.index(d)])
         if d in dn.input_batching_dims:
             i = dn.input_batching_dims.index(d)
-            bd = _batch_dim(dn.scatter_indices_batching_dims[i], dn.index_vector_dim)
-            ax = scatter_dims[bd]
+            ax = scatter_dims[_batch_dim(dn.scatter_indices_batching_dims[i], dn.index_vector_dim)]
             r = r + along(ax, np.arange(update_shape[ax]))
         if d in window_input_dims:
             ax = dn.update_window_dims[window_input_dims.index(d)]
             r = r + along(ax, np.arange(update_shape[ax]))
         full.append(np.broadcast_to(r, update_shape))
-        starts.append(st)
-    if whole_window:
-        # XLA: an update window is skipped entirely unless it fits
-        ok = np.ones((1,) * urank, bool)
-        for d in range(rank):
-            wsize = update_shape[dn.update_window_dims[window_input_dims.index(d)]] if d in window_input_dims else 1
-            ok = ok & (starts[d] >= 0) & (starts[d] <= input_shape[d] - wsize)
-        valid = np.broadcast_to(ok, update_shape)
-    else:
-        valid = np.ones(update_shape, bool)
-        for d in range(rank):
-            valid = valid & (full[d] >= 0) & (full[d] < input_shape[d])
+    valid = np.ones(update_shape, bool)
+    for d in range(rank):
+        valid = valid & (full[d] >= 0) & (full[d] < input_shape[d])
     valid = valid.reshape(-1)
     flat_idx = [f.reshape(-1)[valid] for f in full]
     targets = np.ravel_multi_index(flat_idx, input_shape) if rank else np.zeros(int(valid.sum()), np.int64)
