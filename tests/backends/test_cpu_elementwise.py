@@ -8,6 +8,7 @@ width) with random ones; a hypothesis test draws more.
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -118,6 +119,9 @@ def _oracle_domain(opcode, dt, x):
         # extreme magnitudes: numpy's complex128 special-casing differs from textbook formulas
         mag = np.abs(x.astype(np.complex128))
         return x[(mag == 0) | ((mag > 1e-30) & (mag < 1e30))]
+    if opcode == "erfc" and dt.name == "f64":
+        # scipy's erfc flushes results below 2**-1022 to zero; the C library keeps denormals
+        return x[~(x.astype(np.float64) > 26.5)]
     if opcode == "lgamma" and dt.is_float:
         # scipy's gammaln(denormal) is inf; the C library's answer is right
         return x[~((x != 0) & (np.abs(x.astype(np.float64)) < float(np.finfo(np.float64).tiny)))]
@@ -126,7 +130,7 @@ def _oracle_domain(opcode, dt, x):
 
 @pytest.mark.parametrize("opcode,dt", list(_cases(UNARY, 1)))
 def test_unary(opcode, dt):
-    rng = np.random.default_rng(hash((opcode, dt.name)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{opcode}-{dt.name}".encode()))
     args = [_oracle_domain(opcode, dt, _inputs(dt, 1, rng)[0])]
     m = one_op(opcode, [tensor(args[0].shape, dt)])
     if not _natively(m):
@@ -136,7 +140,7 @@ def test_unary(opcode, dt):
 
 @pytest.mark.parametrize("opcode,dt", list(_cases(BINARY, 2)))
 def test_binary(opcode, dt):
-    rng = np.random.default_rng(hash((opcode, dt.name)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{opcode}-{dt.name}".encode()))
     args = _inputs(dt, 2, rng)
     if dt.is_complex:
         keep = np.isin(args[0], _oracle_domain(opcode, dt, args[0])) & \

@@ -373,7 +373,9 @@ def plan_program(module, config: Config) -> Plan:
     def const_index(inst: Instruction) -> int:
         if inst not in const_ids:
             const_ids[inst] = len(constants)
-            constants.append(np.ascontiguousarray(inst.attrs["value"]))
+            v = np.asarray(inst.attrs["value"])
+            # (np.ascontiguousarray would turn a 0-d constant into shape (1,))
+            constants.append(v if v.flags.c_contiguous else np.array(v, order="C"))
         return const_ids[inst]
 
     # Entry outputs, flattened to tensors.
