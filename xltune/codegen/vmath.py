@@ -192,7 +192,7 @@ def _tanh_f32(cx, b, args):
                               4.89352455891786e-03]))
     q = m.poly(x2, [1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
                     4.89352518554385e-03])
-    r = m.div(p, q)
+    r = m.clamp(m.div(p, q), -1.0, 1.0)     # f32 rounding may overshoot 1 near the clamp
     r = m.sel(m.lt(m.abs(x), m.c(0.0004)), x, r)
     return m.sel(nan, x, r)
 
