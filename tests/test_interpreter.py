@@ -138,3 +138,18 @@ def test_run_parallel_collectives():
     m = xltune.parse(text)
     a, b = Evaluator(m).run(m.functions["main"], [])
     assert a.tolist() == [11, 22] and b.tolist() == [11, 22]
+
+
+def test_evaluate_instruction_with_captured_values():
+    c = Computation("main")
+    p = c.add_parameter(tensor((), "i1"))
+    v = c.add_parameter(tensor((2,), "f32"))
+    t, f = Computation("t"), Computation("f")
+    t.set_outputs([t.add("negate", [v])])   # the branches read %v of the entry
+    f.set_outputs([v])
+    branch = c.add("if", [p], regions=[t, f])
+    x = np.array([1.0, -2.0], np.float32)
+    r = evaluate_instruction(branch, [np.array(True)], captured={v: x})
+    assert r.tolist() == [-1.0, 2.0]
+    with pytest.raises(ExecutionError, match="has no value"):
+        evaluate_instruction(branch, [np.array(True)])

@@ -75,6 +75,10 @@ class Evaluator:
         finally:
             self._depth -= 1
 
+    def bind(self, values: dict) -> None:
+        """Give instructions values (e.g. entry values that a region evaluated alone reads)."""
+        self._env.update(values)
+
     def function(self, name: str) -> Computation | None:
         if self.module is None:
             return None
@@ -292,9 +296,15 @@ def _bind_args(entry: Computation, arrays) -> list:
     return out
 
 
-def evaluate_instruction(inst: Instruction, args: list, module: Module | None = None):
-    """The value of one instruction from its operand values (regions are evaluated as needed)."""
+def evaluate_instruction(inst: Instruction, args: list, module: Module | None = None,
+                         captured: dict | None = None):
+    """The value of one instruction from its operand values (regions are evaluated as needed).
+
+    captured: {instruction: value} for values of enclosing computations that the instruction's
+    regions read directly (a while body using an entry value, ...)."""
     ev = Evaluator(module)
+    if captured:
+        ev.bind(captured)
     with np.errstate(all="ignore"):
         ev._depth += 1
         try:
