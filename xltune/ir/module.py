@@ -78,9 +78,16 @@ class Instruction:
         for u in list(self._users):
             u.set_operands(new if o is self else o for o in u._operands)
         comp = self.parent
-        while comp is not None:
-            comp.outputs = [new if o is self else o for o in comp.outputs]
-            comp = comp.owner.parent if comp.owner is not None else None
+        if comp is None:
+            return
+        # The value's own computation returns it, and so may any region nested inside it
+        # (regions read enclosing values without an operand edge).
+        comp.outputs = [new if o is self else o for o in comp.outputs]
+        for inst in comp.instructions:
+            for r in inst.regions:
+                for region in r.regions_and_self():
+                    if self in region.outputs:
+                        region.outputs = [new if o is self else o for o in region.outputs]
 
     # ---- facts ----------------------------------------------------------------------------
     @property
@@ -168,11 +175,13 @@ class Computation:
         operands = tuple(operands)
         regions = list(regions)
         attrs = dict(attrs or {})
-        if type is None:
+        if type is None or multi is None:
             from .ops import op_def
             d = op_def(opcode, loc)
-            type = d.infer_type([o.type for o in operands], attrs, regions, loc)
+            if type is None:
+                type = d.infer_type([o.type for o in operands], attrs, regions, loc)
             if multi is None:
+                # a variadic-result op with a tuple type stands for several results
                 multi = d.variadic_results and isinstance(type, TupleType)
         inst = Instruction(opcode, operands, type, attrs, regions, loc=loc, multi=bool(multi))
         return self.insert(inst, before=before, name=name)
@@ -201,6 +210,9 @@ class Computation:
         if inst.opcode == "parameter":
             raise VerificationError(f"cannot remove parameter {inst.ref}", inst.loc)
         inst._unlink()
+        for r in inst.regions:  # region code may read values of this or enclosing computations
+            for inner in r.walk():
+                inner._unlink()
         self.instructions.remove(inst)
         inst.parent = None
 
@@ -248,6 +260,13 @@ class Computation:
                     if o not in seen:
                         stack.append((o, False))
         return order
+
+    def regions_and_self(self) -> Iterator["Computation"]:
+        """This computation and every region nested in it (pre-order)."""
+        yield self
+        for inst in self.instructions:
+            for r in inst.regions:
+                yield from r.regions_and_self()
 
     def walk(self) -> Iterator[Instruction]:
         """Every instruction, including those inside regions (pre-order)."""
