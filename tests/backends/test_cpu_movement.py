@@ -107,11 +107,11 @@ def test_large_transpose_tiles_every_value():
     def f(c, ps):
         x, y = ps
         return c.add("add", [c.add("transpose", [x], None, {"permutation": (1, 0)}), y])
-    shape = (67, 131)        # not a multiple of any tile
+    shape = (67, 200)        # not a multiple of any tile
     m = fuse_all(module_of(f, [tensor(shape[::-1], D.F32), tensor(shape, D.F32)]))
     args = [_arr(shape[::-1]), _arr(shape, seed=1)]
     want = reference(m, *args)[0]
-    for tile in (0, 8, 16, 32, 64):
+    for tile in (0, 8, 16, 32, 64, 128):
         exe = build_cpu(m, {"cpu.fusion.all.tile": tile})
         assert_bitwise(exe(*args), want, f"tile {tile}")
 
@@ -222,3 +222,23 @@ def test_random_movement_chains(prog, seed):
     if math.prod(out_t.shape) > 20000:
         return
     _run_both(m, [x])
+
+
+@pytest.mark.parametrize("dt", [D.F32, D.C64, D.I8, D.BF16], ids=lambda d: d.name)
+def test_staged_transposes_of_three_dims_with_broadcast(dt):
+    # a 3-d permutation read through elementwise ops next to a broadcast operand: the staging
+    # buffer path (pure permutation) and the plain path (broadcast) in one kernel
+    def f(c, ps):
+        x, y, z = ps
+        t = c.add("transpose", [x], None, {"permutation": (2, 0, 1)})
+        bz = c.add("broadcast_in_dim", [z], tensor((3, 70, 90), dt), {"broadcast_dimensions": (2,)})
+        return c.add("add", [c.add("multiply", [t, y]), bz])
+    m = fuse_all(module_of(f, [tensor((70, 90, 3), dt), tensor((3, 70, 90), dt), tensor((90,), dt)]))
+    rng = np.random.default_rng(0)
+    args = [(rng.standard_normal(s) * 4).astype(dt.np_dtype) for s in ((70, 90, 3), (3, 70, 90), (90,))]
+    if dt.is_complex:
+        args = [(a + 1j * a[::-1].reshape(a.shape)).astype(dt.np_dtype) if a.ndim else a for a in args]
+    want = reference(m, *args)[0]
+    for tile in (0, 16, 64):
+        exe = build_cpu(m, {"cpu.fusion.all.tile": tile})
+        assert_bitwise(exe(*args), want, f"tile {tile}")

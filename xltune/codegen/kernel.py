@@ -59,35 +59,27 @@ def is_flat(comp, outputs) -> bool:
     return True
 
 
-def transpose_partner(comp, group: OutputGroup) -> int | None:
-    """The output dimension (other than the last) that walks some parameter's contiguous
-    dimension, when one does: a nest over the output then reads that parameter with a large
-    stride in its innermost loop, and tiling (this dim, last dim) keeps those reads in cache.
+def param_dim_maps(comp, group: OutputGroup) -> dict:
+    """For each parameter, the ways it is read: {param: {(dmap, pure)}} where dmap[i] is the output
+    dimension driving the parameter's dimension i (None: not one output dim) and `pure` says the
+    parameter's coordinates are exactly those output coordinates (no offsets, strides, reversal).
 
     Follows dimensions from the outputs to the parameters through elementwise ops, transpose,
-    broadcast_in_dim and the ops that keep dimensions in place (slice, reverse, pad, concatenate,
-    dynamic_slice, dynamic_update_slice); reshape and the rest end the trail."""
+    broadcast_in_dim and (impurely) the ops that keep dimensions in place (slice, reverse, pad,
+    concatenate, dynamic_slice, dynamic_update_slice); reshape and the rest end the trail."""
     rank = len(group.shape)
-    if rank < 2:
-        return None
-    last = rank - 1
-    votes: dict[int, int] = {}
-    same_dims = {"slice", "reverse", "pad", "concatenate", "dynamic_slice", "dynamic_update_slice",
-                 "convert", "bitcast_convert"}
-    stack = [(comp.outputs[k], tuple(range(rank))) for k in group.outputs]
+    found: dict = {}
+    offsets = {"slice", "reverse", "pad", "concatenate", "dynamic_slice", "dynamic_update_slice"}
+    stack = [(comp.outputs[k], tuple(range(rank)), True) for k in group.outputs]
     seen = set()
     while stack:
-        inst, dmap = stack.pop()           # dmap[i]: the output dim driving inst's dim i (or None)
-        key = (inst, dmap)
-        if key in seen:
+        item = stack.pop()
+        if item in seen:
             continue
-        seen.add(key)
+        seen.add(item)
+        inst, dmap, pure = item
         if inst.opcode == "parameter":
-            shape = inst.shape
-            inner = next((i for i in range(len(shape) - 1, -1, -1) if shape[i] != 1), None)
-            if inner is not None and dmap[inner] is not None and dmap[inner] != last:
-                nbytes = math.prod(shape) * inst.dtype.itemsize
-                votes[dmap[inner]] = votes.get(dmap[inner], 0) + nbytes
+            found.setdefault(inst, set()).add((dmap, pure))
             continue
         op = inst.opcode
         if op == "transpose":
@@ -95,18 +87,68 @@ def transpose_partner(comp, group: OutputGroup) -> int | None:
             sub = [None] * len(perm)
             for i, p in enumerate(perm):
                 sub[p] = dmap[i]
-            stack.append((inst.operands[0], tuple(sub)))
+            stack.append((inst.operands[0], tuple(sub), pure))
         elif op in ("broadcast_in_dim", "dynamic_broadcast_in_dim"):
+            x = inst.operands[0]
             dims = tuple(inst.attrs["broadcast_dimensions"])
-            stack.append((inst.operands[0], tuple(dmap[d] for d in dims)))
-        elif op in same_dims or (op not in ("reshape", "dynamic_reshape", "iota", "constant")
-                                 and inst.opdef.category == "elementwise"):
+            stack.append((x, tuple(dmap[d] if x.shape[j] != 1 else None for j, d in enumerate(dims)), pure))
+        elif op in offsets or (op not in ("reshape", "dynamic_reshape", "iota", "constant")
+                               and inst.opdef.category == "elementwise"):
+            keep = pure and op not in offsets
             for o in inst.operands:
                 if hasattr(o.type, "shape") and len(o.shape) == len(dmap):
-                    stack.append((o, dmap))
+                    stack.append((o, dmap, keep and o.shape == inst.shape))
+    return found
+
+
+def _inner_dim(shape) -> int | None:
+    return next((i for i in range(len(shape) - 1, -1, -1) if shape[i] != 1), None)
+
+
+def transpose_partner(comp, group: OutputGroup) -> int | None:
+    """The output dimension (other than the last) that walks some parameter's contiguous
+    dimension, when one does: a nest over the output then reads that parameter with a large
+    stride in its innermost loop, and tiling (this dim, last dim) keeps those reads in cache."""
+    rank = len(group.shape)
+    if rank < 2:
+        return None
+    last = rank - 1
+    votes: dict[int, int] = {}
+    for p, uses in param_dim_maps(comp, group).items():
+        inner = _inner_dim(p.shape)
+        for dmap, _ in uses:
+            if inner is not None and dmap[inner] is not None and dmap[inner] != last:
+                nbytes = math.prod(p.shape) * p.dtype.itemsize
+                votes[dmap[inner]] = votes.get(dmap[inner], 0) + nbytes
     if not votes:
         return None
     return max(votes, key=votes.get)
+
+
+@dataclass
+class Staged:
+    """A parameter read transposed that a tiled kernel copies tile by tile into a scratch
+    buffer first (contiguous reads from memory, contiguous reads in the compute loop)."""
+    param: object
+    dmap: tuple          # output dim driving each parameter dim (None for unit dims)
+    inner: int           # the parameter's contiguous dim (driven by the partner dim)
+    along_last: int      # the parameter dim driven by the output's last dim
+
+
+def staged_params(comp, group: OutputGroup, partner: int) -> list[Staged]:
+    last = len(group.shape) - 1
+    out = []
+    for p, uses in param_dim_maps(comp, group).items():
+        if len(uses) != 1:
+            continue
+        (dmap, pure), = uses
+        inner = _inner_dim(p.shape)
+        if not pure or inner is None or dmap[inner] != partner or last not in dmap:
+            continue
+        if any(d is None and n != 1 for d, n in zip(dmap, p.shape)):
+            continue
+        out.append(Staged(p, dmap, inner, dmap.index(last)))
+    return out
 
 
 def region_params_read(comp) -> list[bool]:
@@ -122,14 +164,17 @@ def region_params_read(comp) -> list[bool]:
 
 
 def emit_element(cx: CodegenContext, b: ir.IRBuilder, opts: EmitOptions, comp, group: OutputGroup,
-                 index: Index, args: list) -> None:
+                 index: Index, args: list, readers: dict | None = None) -> None:
     """Compute every output of `group` at `index` and store it. args: the kernel function's
-    pointer arguments (params then outputs)."""
+    pointer arguments (params then outputs). readers: {param: fn(em, param_index) -> value} for
+    parameters read some other way (e.g. from a staging buffer)."""
     nparams = len(comp.params)
 
     def read_param(p, ix):
         if p.parent is not comp:
             raise T.NotLowerable("region reads a value of an enclosing computation")
+        if readers and p in readers:
+            return readers[p](em, ix)
         dt = p.dtype
         lin = T.I64(0) if math.prod(p.shape) == 1 else em.linear(ix)
         return T.load(b, args[p.attrs["index"]], dt, lin)
@@ -143,5 +188,5 @@ def emit_element(cx: CodegenContext, b: ir.IRBuilder, opts: EmitOptions, comp, g
 
 
 __all__ = ["OutputGroup", "output_groups", "is_flat", "emit_element", "region_params_read",
-           "transpose_partner",
+           "transpose_partner", "param_dim_maps", "staged_params", "Staged",
            "uses_approx_math", "unsupported_in_region"]

@@ -157,6 +157,18 @@ def _cmul(b, x, y):
     return (b.fsub(b.fmul(a, c), b.fmul(bb, d)), b.fadd(b.fmul(a, d), b.fmul(bb, c)))
 
 
+def _cmul_xla(s, x, y):
+    """The complex product as XLA's CPU code (and so the interpreter) computes it: complex<f32>
+    with fused multiply-adds, re = fma(a, c, -(b*d)), im = fma(b, c, a*d); complex<f64> plainly."""
+    b = s.b
+    a, bb = x
+    c, d = y
+    if a.type != F32:
+        return _cmul(b, x, y)
+    fma = lambda u, v, w: s.cx.intrinsic(b, "llvm.fma.f32", [u, v, w])
+    return (fma(a, c, b.fneg(b.fmul(bb, d))), fma(bb, c, b.fmul(a, d)))
+
+
 def _cdiv(s, x, y):
     """Smith's algorithm (what numpy uses), scaled by the larger part of the divisor."""
     b = s.b
@@ -249,7 +261,7 @@ def _mul(s, inst, args):
     x, y = args
     dt = _dt(inst)
     if dt.is_complex:
-        return wide_complex(lambda s_, x_, y_: _cmul(s_.b, x_, y_))(s, x, y)
+        return _cmul_xla(s, x, y)
     if dt.is_float:
         return _rnd(s, inst, b.fmul(x, y))
     if dt.is_pred:

@@ -18,14 +18,16 @@ from llvmlite import ir
 from ...codegen import lltypes as T
 from ...codegen.context import CodegenContext, EmitOptions
 from ...codegen.indexing import Index, c64
-from ...codegen.kernel import emit_element, output_groups, transpose_partner, uses_approx_math
+from ...codegen.indexing import linearize
+from ...codegen.kernel import (emit_element, output_groups, staged_params, transpose_partner,
+                               uses_approx_math)
 from ...codegen.loops import for_range, loop_metadata
 from ...config import Config, Knob
 
 VECTOR_WIDTHS = (0, 1, 4, 8, 16)
 UNROLLS = (0, 1, 2, 4)
 MATH = ("approx", "libm")
-TILES = (0, 8, 16, 32, 64)
+TILES = (0, 8, 16, 32, 64, 128)
 
 
 @dataclass
@@ -45,7 +47,7 @@ def loop_kernel_knobs(name: str, comp) -> list[Knob]:
              "interleave count of the innermost loop (0: LLVM's choice)", owner),
     ]
     if any(not g.flat and transpose_partner(comp, g) is not None for g in output_groups(comp)):
-        ks.append(Knob(f"cpu.{name}.tile", TILES, 8,
+        ks.append(Knob(f"cpu.{name}.tile", TILES, 64,
                        "square tile over the output's last dim and the dim a transposed operand is "
                        "contiguous in (0: plain row-major nest)", owner))
     if uses_approx_math(comp):
@@ -71,8 +73,22 @@ def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnob
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     fargs = list(fn.args)
     ptrs = [fargs[k] for k in param_arg] + [fargs[k] for k in output_arg]
+    groups = output_groups(comp)
+    # Staging buffers for transposed reads: allocated once, in the entry block.
+    plans = {}
+    for gi, g in enumerate(groups):
+        partner = transpose_partner(comp, g) if (knobs.tile and not g.flat) else None
+        staged = []
+        if partner is not None:
+            for st in staged_params(comp, g, partner):
+                dt = st.param.dtype
+                n = knobs.tile * knobs.tile * T.lanes(dt)
+                buf = b.alloca(T.storage_type(dt), size=ir.Constant(T.I64, n))
+                buf.align = 64
+                staged.append((st, buf))
+        plans[gi] = (partner, staged)
     opts = EmitOptions(math=knobs.math)
-    for g in output_groups(comp):
+    for gi, g in enumerate(groups):
         md = loop_metadata(cx.module, vector_width=knobs.vector_width, interleave=knobs.unroll)
         size = math.prod(g.shape)
         if size == 0:
@@ -85,21 +101,23 @@ def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnob
             with for_range(b, 0, size, name="i", metadata=md) as i:
                 emit_element(cx, b, opts, comp, g, Index(g.shape, linear=i), ptrs)
             continue
-        partner = transpose_partner(comp, g) if knobs.tile else None
-        _emit_nest(cx, b, opts, comp, g, ptrs, md, partner, knobs.tile)
+        partner, staged = plans[gi]
+        _emit_nest(cx, b, opts, comp, g, ptrs, md, partner, knobs.tile, staged)
     b.ret_void()
     return fn
 
 
-def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0):
+def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=()):
     dims = [d for d, n in enumerate(g.shape) if n != 1]
     coords = [c64(0)] * len(g.shape)
     last = len(g.shape) - 1
     tiled = (partner is not None and tile and partner in dims and last in dims
              and g.shape[partner] > tile and g.shape[last] > tile)
 
+    readers = {}
+
     def element():
-        emit_element(cx, b, opts, comp, g, Index(g.shape, coords=list(coords)), args)
+        emit_element(cx, b, opts, comp, g, Index(g.shape, coords=list(coords)), args, readers)
 
     def level(k):
         if k == len(dims):
@@ -124,6 +142,10 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0):
             with for_range(b, 0, g.shape[last], step=tile, name=f"t{last}") as tb:
                 ea = _min(b, b.add(ta, c64(tile)), g.shape[partner])
                 eb = _min(b, b.add(tb, c64(tile)), g.shape[last])
+                for st, buf in staged:
+                    _stage(b, st, buf, args[st.param.attrs["index"]], coords, partner, last, ta, tb, ea, eb,
+                           tile)
+                    readers[st.param] = _staged_reader(b, st, buf, ta, tb, tile)
                 with for_range(b, ta, ea, name=f"d{partner}") as i:
                     coords[partner] = i
                     with for_range(b, tb, eb, name=f"d{last}", metadata=md) as j:
@@ -134,6 +156,36 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0):
         tiles(0)
     else:
         level(0)
+
+
+def _stage(b, st, buf, src, coords, partner, last, ta, tb, ea, eb, tile):
+    """Copy the tile of a transposed parameter into buf[(i - ta) * tile + (j - tb)]: reads along
+    the parameter's contiguous dim (the inner loop), so memory is read a cache line at a time."""
+    p = st.param
+    dt = p.dtype
+    with for_range(b, tb, eb, name="sj") as jj:
+        with for_range(b, ta, ea, name="si") as ii:
+            pc = []
+            for d, od in enumerate(st.dmap):
+                if od is None:
+                    pc.append(c64(0))
+                elif od == partner:
+                    pc.append(ii)
+                elif od == last:
+                    pc.append(jj)
+                else:
+                    pc.append(coords[od])
+            v = T.load(b, src, dt, linearize(b, pc, p.shape))
+            slot = b.add(b.mul(b.sub(ii, ta), c64(tile)), b.sub(jj, tb))
+            T.store(b, buf, dt, slot, v)
+
+
+def _staged_reader(b, st, buf, ta, tb, tile):
+    def read(em, ix):
+        c = em.coords(ix)
+        slot = b.add(b.mul(b.sub(c[st.inner], ta), c64(tile)), b.sub(c[st.along_last], tb))
+        return T.load(b, buf, st.param.dtype, slot)
+    return read
 
 
 def _min(b, v, n: int):
