@@ -130,7 +130,8 @@ def finish(procs, timeout=300):
     return out
 
 
-def check_shared_study(storage: str, study_name: str, trials: int, min_workers: int = 2):
+def check_shared_study(storage: str, study_name: str, trials: int, min_workers: int = 2,
+                       program: str = PROGRAM, backend: str = "fake"):
     """The checks of a study tuned by several workers: the global trial count is exact, every
     worker contributed, no trial was lost (none left running or waiting), and the best Config
     loads back from the storage. Returns the study."""
@@ -148,7 +149,7 @@ def check_shared_study(storage: str, study_name: str, trials: int, min_workers: 
     workers = {t.user_attrs.get("worker") for t in ts} - {None}
     assert len(workers) >= min_workers, workers
     best = Config.from_json(study.user_attrs["xltune.best_config"])
-    module = xltune.parse(PROGRAM)
-    be = xltune.backends.get_backend("fake")
+    module = xltune.parse(program)
+    be = xltune.backends.get_backend(backend)
     assert lookup_tuned(module, be, storage=storage) == best
     return study

@@ -50,6 +50,25 @@ def test_two_postgres_workers_share_one_study(fake_backend, tmp_path):
     assert st.trials[0].params.get("fake.width") == 1  # trial 0: the default Config
 
 
+def test_two_postgres_workers_tune_the_cpu_backend(tmp_path, monkeypatch):
+    """The same with the real passes and CPU backend (LLVM builds in each worker's process)."""
+    from test_autotune_cpu import PROGRAM
+    import xltune
+    prog = tmp_path / "cpu.mlir"
+    prog.write_text(PROGRAM)
+    study = f"pg-cpu-{uuid.uuid4().hex[:10]}"
+    procs = [F.start_worker(prog, URL, study, 12, "--budget", "0.1", "--final-budget", "0.3",
+                            backend="cpu") for _ in range(2)]
+    for rc, so, se in F.finish(procs):
+        assert rc == 0, S.scrub(se[-3000:], URL)
+    st = F.check_shared_study(URL, study, 12, min_workers=2, program=PROGRAM, backend="cpu")
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in st.trials)
+    monkeypatch.setenv("XLTUNE_STORAGE", URL)
+    exe = xltune.compile(PROGRAM, backend="cpu")
+    assert exe.stats["config_source"] == "tuned"
+    assert exe.config.to_json() == st.user_attrs["xltune.best_config"]
+
+
 def test_bad_password_is_masked(fake_backend):
     from sqlalchemy.engine import make_url
     bad = make_url(S.normalize_url(URL)).set(password="wrong-Pa55word").render_as_string(hide_password=False)
