@@ -215,6 +215,7 @@ def tables():
             sa.Column("study_name", sa.String(512), primary_key=True),
             sa.Column("cap", sa.Integer, nullable=False),
             sa.Column("claimed", sa.Integer, nullable=False),
+            sa.Column("ready", sa.Integer, nullable=False, default=1),  # 0 while its creator prepares it
             sa.Column("lock_token", sa.String(64)),   # the finishing worker that holds the study
             sa.Column("lock_until", sa.Float),        # its lease (epoch seconds): a dead holder expires
         )
@@ -264,27 +265,50 @@ def open_optuna_storage(storage=None, heartbeat: bool = True):
 
 # ---- the global trial cap -------------------------------------------------------------------------
 
-def ensure_budget(url: str, study_name: str, cap: int) -> bool:
+def ensure_budget(url: str, study_name: str, cap: int, prepare=None, wait_s: float = 60.0) -> bool:
     """Make sure the study has a budget row with at least `cap` trials; True when this call
-    created it (its caller is the study's first worker and enqueues the default trial)."""
+    created it. Its creator runs `prepare()` (enqueue the default trial) before any worker can
+    claim a slot — others wait for the row to be ready — so trial 0 is always the prepared one."""
     import sqlalchemy as sa
     import sqlalchemy.exc
     ensure_tables(url)
     _, _, budget = tables()
     eng = engine_for(url)
+    where = budget.c.study_name == study_name
 
-    def go():
+    def insert():
         try:
             with eng.begin() as c:
-                c.execute(budget.insert().values(study_name=study_name, cap=int(cap), claimed=0))
+                c.execute(budget.insert().values(study_name=study_name, cap=int(cap), claimed=0, ready=0))
             return True
         except sqlalchemy.exc.IntegrityError:
-            with eng.begin() as c:
-                c.execute(budget.update().where(budget.c.study_name == study_name)
-                          .where(budget.c.cap < int(cap)).values(cap=int(cap)))
             return False
-    # an IntegrityError is handled inside; only transient errors reach _retry
-    return _retry(go, url, "setting the study's trial budget")
+
+    def mark_ready():
+        with eng.begin() as c:
+            c.execute(budget.update().where(where).values(ready=1))
+
+    if _retry(insert, url, "setting the study's trial budget"):
+        try:
+            if prepare is not None:
+                prepare()
+        finally:
+            _retry(mark_ready, url, "setting the study's trial budget")
+        return True
+    deadline = time.monotonic() + wait_s
+    while True:
+        with eng.connect() as c:
+            ready = c.execute(sa.select(budget.c.ready).where(where)).scalar()
+        if ready or time.monotonic() > deadline:
+            break  # past the deadline its creator has died: go on without it
+        time.sleep(0.1)
+
+    def raise_cap():
+        with eng.begin() as c:
+            c.execute(budget.update().where(where).where(budget.c.cap < int(cap)).values(cap=int(cap), ready=1))
+            c.execute(budget.update().where(where).values(ready=1))
+    _retry(raise_cap, url, "setting the study's trial budget")
+    return False
 
 
 def claim_trial(url: str, study_name: str) -> bool:

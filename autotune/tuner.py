@@ -195,9 +195,9 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
         study = _open_study(rdb, url, name, ["minimize"] * len(cols),
                             make_sampler(sampler, seed, trials, multi), _pruner(),
                             _study_key(parts, [o for o in cols]))
-        if S.ensure_budget(url, name, cap):
-            study.enqueue_trial({k.name: k.default for k in tunable},
-                                user_attrs={"xltune.role": "default"}, skip_if_exists=True)
+        S.ensure_budget(url, name, cap, prepare=lambda: study.enqueue_trial(
+            {k.name: k.default for k in tunable}, user_attrs={"xltune.role": "default"},
+            skip_if_exists=True))  # trial 0: every knob at its default
         claimed, total = S.budget_state(url, name)
         log.info("tuning %s on %s: study %s on %s, %d of %d trials claimed", be.name,
                  parts["module_digest"][:12], name, masked, claimed, total)

@@ -101,12 +101,13 @@ def test_compile_lookup_stays_light(env):
         "def boom(*a, **k): raise AssertionError('a pass ran during lookup')\n"
         "P.run_pipeline = boom; P.pipeline_knobs = boom\n"
         "exe = xltune.compile(F.PROGRAM, backend='fake')\n"
-        "print(exe.stats['config_source'], exe.config.to_json(), 'optuna' in sys.modules)\n"
+        "print(exe.stats['config_source'], exe.config.to_json(), 'optuna' in sys.modules,\n"
+        "      'sqlalchemy' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=F.cli_env(), capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["tuned", '{"fake.width":4}', "False"]
+    assert out.stdout.split() == ["tuned", '{"fake.width":4}', "False", "False"]
 
 
 def test_cli_list(env):

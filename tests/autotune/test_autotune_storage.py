@@ -81,3 +81,26 @@ def test_errors_never_show_the_password():
         S.ensure_budget(url, "s", 3)
     assert "hunter2-secret" not in str(ei.value)
     assert "127.0.0.1" in str(ei.value)
+
+
+def test_other_workers_wait_for_the_creator_to_prepare(tmp_path):
+    """Trial 0 must be the default: nobody claims a slot before the study's creator has queued it."""
+    import threading
+    import time
+    url = f"sqlite:///{tmp_path / 'prep.db'}"
+    events = []
+
+    def prepare():
+        time.sleep(1.0)
+        events.append(("prepared", time.monotonic()))
+
+    a = threading.Thread(target=lambda: events.append(("a", S.ensure_budget(url, "p", 4, prepare=prepare))))
+    a.start()
+    time.sleep(0.3)
+    assert S.ensure_budget(url, "p", 4) is False  # waits for the row to be ready
+    events.append(("b-ready", time.monotonic()))
+    assert S.claim_trial(url, "p")
+    a.join()
+    kinds = [e[0] for e in events]
+    assert kinds.index("prepared") < kinds.index("b-ready")
+    assert ("a", True) in events
