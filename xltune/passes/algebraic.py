@@ -26,7 +26,7 @@ from ..ir import ops as _ops
 from ..ir.module import Computation, Instruction, Module
 from ..ir.types import TensorType
 from .analysis import (category, constant_value, erase, identity_of, is_pure, is_splat, opdef,
-                       reduce_dims, reducer_kind, splat_value)
+                       reduce_dims, reducer_kind, replace_uses, splat_value)
 from .pipeline import Pass, PassContext, register
 
 
@@ -531,7 +531,7 @@ def simplify_computation(comp: Computation, counts: dict) -> int:
                 continue
             if new.type != inst.type:
                 raise AssertionError(f"algebraic rule {name} turned {inst!r} into {new!r}")
-            inst.replace_all_uses_with(new)
+            replace_uses(inst, new)
             if not inst._users:
                 erase(comp, inst)
             counts[name] = counts.get(name, 0) + 1

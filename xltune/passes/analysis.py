@@ -187,6 +187,45 @@ def top_level_user(u: Instruction, comp: Computation) -> Instruction | None:
     return u
 
 
+def region_output_readers(comp: Computation) -> dict[Instruction, list[Instruction]]:
+    """Values of comp returned by regions nested in its instructions (a region may return an
+    enclosing value without any instruction using it), each with the instructions of comp that
+    own those regions. Such a return is a read that `users` does not show."""
+    out: dict[Instruction, list[Instruction]] = {}
+
+    def visit(r: Computation, owner: Instruction):
+        for o in r.outputs:
+            if o.parent is comp and owner not in out.setdefault(o, []):
+                out[o].append(owner)
+        for i in r.instructions:
+            for rr in i.regions:
+                visit(rr, owner)
+
+    for inst in comp.instructions:
+        for r in inst.regions:
+            visit(r, inst)
+    return out
+
+
+def replace_uses(old: Instruction, new: Instruction) -> None:
+    """Every read of old (operands, outputs of its computation and of regions nested in it) reads new."""
+    old.replace_all_uses_with(new)
+    comp = old.parent
+    if comp is None:
+        return
+
+    def visit(r: Computation):
+        if old in r.outputs:
+            r.outputs = [new if o is old else o for o in r.outputs]
+        for i in r.instructions:
+            for rr in i.regions:
+                visit(rr)
+
+    for inst in comp.instructions:
+        for r in inst.regions:
+            visit(r)
+
+
 def erase(comp: Computation, inst: Instruction) -> None:
     """Remove an unused instruction, unlinking what its regions read from enclosing computations
     (Computation.remove unlinks only the instruction's own operands)."""

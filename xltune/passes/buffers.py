@@ -24,7 +24,7 @@ from ..config import Config
 from ..ir import ops as _ops
 from ..ir.module import Computation, Instruction, Module
 from ..ir.types import TensorType, TupleType
-from .analysis import category
+from .analysis import category, region_output_readers
 from .pipeline import Pass, PassContext, register
 
 ALIGN = 64
@@ -199,8 +199,9 @@ def plan_buffers(comp: Computation) -> BufferPlan:
             u = u.parent.owner if u.parent is not None else None
         return pos.get(u) if u is not None else None
 
+    returned = region_output_readers(comp)
     for inst in plan.schedule:
-        last = pos[inst]
+        last = max([pos[inst]] + [pos[o] for o in returned.get(inst, ())])
         for u in inst.users:
             p = reader_position(u)
             if p is not None:

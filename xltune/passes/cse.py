@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..config import Config
 from ..ir.attrs import attr_key
 from ..ir.module import Computation, Module
-from .analysis import erase, is_pure, opdef
+from .analysis import erase, is_pure, opdef, replace_uses
 from .pipeline import Pass, PassContext, register
 
 
@@ -56,7 +56,7 @@ def eliminate_common(comp: Computation) -> int:
         if first is None:
             seen[key] = inst
             continue
-        inst.replace_all_uses_with(first)
+        replace_uses(inst, first)
         erase(comp, inst)
         merged += 1
     return merged

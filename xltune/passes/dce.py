@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..ir.module import Computation, Module
-from .analysis import erase, has_side_effect
+from .analysis import erase, has_side_effect, region_output_readers
 from .pipeline import Pass, PassContext, register
 
 
@@ -17,7 +17,7 @@ def remove_dead(comp: Computation) -> int:
     for inst in comp.instructions:
         for r in inst.regions:
             removed += remove_dead(r)
-    live_outputs = set(comp.outputs)
+    live_outputs = set(comp.outputs) | set(region_output_readers(comp))
     for inst in reversed(comp.instructions):
         if inst.opcode == "parameter" or inst in live_outputs or inst._users:
             continue

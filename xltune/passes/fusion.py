@@ -12,7 +12,7 @@ import heapq
 from ..config import Config, Knob
 from ..ir.module import Computation, Instruction, Module
 from ..ir.types import TupleType
-from .analysis import erase, is_scalar_constant
+from .analysis import erase, is_scalar_constant, replace_uses
 from .dce import remove_dead
 from .fusion_plan import Group, Plan, Planner, global_knobs
 from .pipeline import Pass, PassContext, register
@@ -80,7 +80,7 @@ def outline(comp: Computation, plan: Plan, planner: Planner) -> dict[Group, Inst
         else:
             value[outs[0]] = f
     for m, v in value.items():
-        m.replace_all_uses_with(v)
+        replace_uses(m, v)
     for inst in reversed(planner.order):
         if inst in planner.group_of:
             erase(comp, inst)

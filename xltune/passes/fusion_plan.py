@@ -25,8 +25,8 @@ from ..config import Config, ConfigError, Knob
 from ..ir import ops as _ops
 from ..ir.module import Computation, Instruction
 from ..ir.types import TensorType
-from .analysis import (category, is_expensive, is_scalar_constant, reduce_dims, simple_reduce,
-                       top_level_user)
+from .analysis import (category, is_expensive, is_scalar_constant, reduce_dims, region_output_readers,
+                       simple_reduce, top_level_user)
 
 LIBRARY_OPS = frozenset({"dot_general", "dot", "convolution"})
 # Data movement a kernel computes by index arithmetic. dynamic_update_slice stays out: it runs
@@ -123,10 +123,11 @@ def _is_unit_reshape(inst: Instruction) -> bool:
 
 # ---- plan records -------------------------------------------------------------------------------------------
 class Group:
-    __slots__ = ("gid", "members", "home", "kind")
+    __slots__ = ("gid", "bit", "members", "home", "kind")
 
-    def __init__(self, gid: int, inst: Instruction, kind: str):
+    def __init__(self, gid: int, inst: Instruction, kind: str, bit: int):
         self.gid = gid
+        self.bit = bit          # its node in the kernel graph's reachability bitsets
         self.members: set[Instruction] = {inst}   # what the kernel computes
         self.home: set[Instruction] = {inst}      # members whose value this kernel provides
         self.kind = kind
@@ -170,8 +171,9 @@ class Planner:
         self.decisions: dict[tuple, Decision] = {}
         # top-level readers of every top-level value (a use inside a region counts for its owner)
         self.readers: dict[Instruction, list[Instruction]] = {}
+        returned = region_output_readers(comp)
         for inst in self.order:
-            rs = []
+            rs = list(returned.get(inst, ()))
             for u in inst.users:
                 t = top_level_user(u, comp)
                 if t is not None and t not in rs:
@@ -180,10 +182,11 @@ class Planner:
         for inst in self.order:
             if fusible(inst):
                 kind = "library" if inst.opcode in LIBRARY_OPS else "input" if inst.opcode == "reduce" else "loop"
-                g = Group(len(self.groups), inst, kind)
+                g = Group(len(self.groups), inst, kind, self.pos[inst])
                 self.groups.append(g)
                 self.group_of[inst] = g
                 self.holders[inst] = {g}
+        self._init_reachability()
 
     def sorted(self, insts) -> list[Instruction]:
         return sorted(insts, key=self.pos.__getitem__)
@@ -309,33 +312,69 @@ class Planner:
                     return None, what + f"; {m.ref} ({m.opcode}) moves elements across rows"
         return "row", ""
 
-    # -- the group graph must stay acyclic --
-    def _successors(self, node):
-        """Nodes (groups, or unfused instructions) that read a value `node` provides."""
-        provided = self.sorted(node.home) if isinstance(node, Group) else [node]
-        for m in provided:
-            for u in self.readers[m]:
-                hs = self.holders.get(u)
-                if not hs:
-                    yield u
-                    continue
-                for k in sorted(hs, key=lambda k: k.gid):
-                    if m not in k.members:
-                        yield k
+    # -- the kernel graph must stay acyclic --
+    # Nodes: the groups and the unfused instructions, each named by a bit (a group: the position
+    # of the instruction it started from; an unfused instruction: its position). anc[bit] and
+    # desc[bit] are bitsets of the nodes it (transitively) reads from / is read by. Merges update
+    # them; a duplication only adds edges, and removed edges are not retracted, so the sets may
+    # over-approximate, which can only make the planner refuse a merge, never allow a cycle.
+    def _init_reachability(self):
+        n = len(self.order)
+        self.node_of_bit: dict[int, object] = {}
+        anc = [0] * n
+        for inst in self.order:
+            i = self.pos[inst]
+            self.node_of_bit[i] = self.group_of.get(inst, inst)
+            for u in self.readers[inst]:
+                j = self.pos[u]
+                anc[j] |= anc[i] | (1 << i)
+        desc = [0] * n
+        for inst in reversed(self.order):
+            i = self.pos[inst]
+            for u in self.readers[inst]:
+                j = self.pos[u]
+                desc[i] |= desc[j] | (1 << j)
+        self.anc, self.desc = anc, desc
+
+    @staticmethod
+    def _bits(mask: int):
+        while mask:
+            low = mask & -mask
+            yield low.bit_length() - 1
+            mask ^= low
 
     def _cycle_via(self, a: Group, b: Group):
-        """A node outside a and b on a path between them (merging them would make a cycle), or None."""
-        stack = [n for g in (a, b) for n in self._successors(g) if n is not a and n is not b]
-        seen = set(id(n) for n in stack)
-        while stack:
-            x = stack.pop()
-            for n in self._successors(x):
-                if n is a or n is b:
-                    return x
-                if id(n) not in seen:
-                    seen.add(id(n))
-                    stack.append(n)
-        return None
+        """A node on a path between a and b through other nodes (merging them would make a cycle)."""
+        between = (self.desc[a.bit] & self.anc[b.bit]) | (self.desc[b.bit] & self.anc[a.bit])
+        if not between:
+            return None
+        return self.node_of_bit[next(self._bits(between))]
+
+    def _merge_nodes(self, keep: Group, gone: Group):
+        """Reachability after `gone` is merged into `keep`."""
+        k, g = keep.bit, gone.bit
+        both = (1 << k) | (1 << g)
+        anc = (self.anc[k] | self.anc[g]) & ~both
+        desc = (self.desc[k] | self.desc[g]) & ~both
+        self.anc[k], self.desc[k] = anc, desc
+        self.anc[g] = self.desc[g] = 0
+        for x in self._bits(anc):
+            self.desc[x] = (self.desc[x] & ~both) | (1 << k) | desc
+        for x in self._bits(desc):
+            self.anc[x] = (self.anc[x] & ~both) | (1 << k) | anc
+        del self.node_of_bit[g]
+
+    def _add_reads(self, g: Group, src: Group):
+        """g now also reads what src reads (it computes a copy of src)."""
+        new = self.anc[src.bit] & ~self.anc[g.bit]
+        if not new:
+            return
+        self.anc[g.bit] |= new
+        down = self.desc[g.bit] | (1 << g.bit)
+        for x in self._bits(new):
+            self.desc[x] |= down
+        for x in self._bits(self.desc[g.bit]):
+            self.anc[x] |= new
 
     @staticmethod
     def _reuses(consumer: Instruction, producer: Instruction) -> bool:
@@ -447,7 +486,10 @@ class Planner:
         for m in pg.members:
             self.holders[m].add(g)
         g.members |= pg.members
-        if d.how != "duplicate":
+        if d.how == "duplicate":
+            self._add_reads(g, pg)
+        else:
+            self._merge_nodes(g, pg)
             g.home |= pg.home
             for m in pg.home:
                 self.group_of[m] = g
@@ -457,6 +499,7 @@ class Planner:
         g.kind = d.kind
 
     def _absorb(self, a: Group, b: Group, kind: str):
+        self._merge_nodes(a, b)
         for m in b.members:
             self.holders[m].discard(b)
             self.holders[m].add(a)
