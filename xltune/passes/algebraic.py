@@ -25,8 +25,8 @@ from ..config import Config
 from ..ir import ops as _ops
 from ..ir.module import Computation, Instruction, Module
 from ..ir.types import TensorType
-from .analysis import (category, constant_value, erase, identity_of, is_pure, is_splat, opdef,
-                       reduce_dims, reducer_kind, replace_uses, splat_value)
+from .analysis import (category, constant_value, identity_of, is_pure, is_splat, opdef,
+                       reduce_dims, reducer_kind, splat_value)
 from .pipeline import Pass, PassContext, register
 
 
@@ -531,9 +531,9 @@ def simplify_computation(comp: Computation, counts: dict) -> int:
                 continue
             if new.type != inst.type:
                 raise AssertionError(f"algebraic rule {name} turned {inst!r} into {new!r}")
-            replace_uses(inst, new)
+            inst.replace_all_uses_with(new)
             if not inst._users:
-                erase(comp, inst)
+                comp.remove(inst)
             counts[name] = counts.get(name, 0) + 1
             n += 1
             break

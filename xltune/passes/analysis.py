@@ -205,31 +205,3 @@ def region_output_readers(comp: Computation) -> dict[Instruction, list[Instructi
         for r in inst.regions:
             visit(r, inst)
     return out
-
-
-def replace_uses(old: Instruction, new: Instruction) -> None:
-    """Every read of old (operands, outputs of its computation and of regions nested in it) reads new."""
-    old.replace_all_uses_with(new)
-    comp = old.parent
-    if comp is None:
-        return
-
-    def visit(r: Computation):
-        if old in r.outputs:
-            r.outputs = [new if o is old else o for o in r.outputs]
-        for i in r.instructions:
-            for rr in i.regions:
-                visit(rr)
-
-    for inst in comp.instructions:
-        for r in inst.regions:
-            visit(r)
-
-
-def erase(comp: Computation, inst: Instruction) -> None:
-    """Remove an unused instruction, unlinking what its regions read from enclosing computations
-    (Computation.remove unlinks only the instruction's own operands)."""
-    for r in inst.regions:
-        for inner in r.walk():
-            inner._unlink()
-    comp.remove(inst)

@@ -16,7 +16,7 @@ from ..errors import XltuneError
 from ..ir import ops as _ops
 from ..ir.module import Computation, Module
 from ..ir.types import TensorType
-from .analysis import constant_value, erase, is_pure, opdef, replace_uses
+from .analysis import constant_value, is_pure, opdef
 from .pipeline import Pass, PassContext, register
 
 MAX_RESULT_ELEMENTS = 4096
@@ -67,8 +67,8 @@ def fold_constants(comp: Computation, max_elements: int = MAX_RESULT_ELEMENTS) -
             continue
         c = comp.add("constant", (), t, {"value": np.array(value, copy=True)}, name=inst.name,
                      loc=inst.loc, before=inst)
-        replace_uses(inst, c)
-        erase(comp, inst)
+        inst.replace_all_uses_with(c)
+        comp.remove(inst)
         folded += 1
     return folded
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..config import Config
 from ..ir.attrs import attr_key
 from ..ir.module import Computation, Module
-from .analysis import erase, is_pure, opdef, replace_uses
+from .analysis import is_pure, opdef
 from .pipeline import Pass, PassContext, register
 
 
@@ -56,8 +56,8 @@ def eliminate_common(comp: Computation) -> int:
         if first is None:
             seen[key] = inst
             continue
-        replace_uses(inst, first)
-        erase(comp, inst)
+        inst.replace_all_uses_with(first)
+        comp.remove(inst)
         merged += 1
     return merged
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..ir.module import Computation, Module
-from .analysis import erase, has_side_effect, region_output_readers
+from .analysis import has_side_effect, region_output_readers
 from .pipeline import Pass, PassContext, register
 
 
@@ -23,7 +23,7 @@ def remove_dead(comp: Computation) -> int:
             continue
         if has_side_effect(inst):
             continue
-        erase(comp, inst)
+        comp.remove(inst)
         removed += 1
     return removed
 

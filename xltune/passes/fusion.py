@@ -12,7 +12,7 @@ import heapq
 from ..config import Config, Knob
 from ..ir.module import Computation, Instruction, Module
 from ..ir.types import TupleType
-from .analysis import erase, is_scalar_constant, replace_uses
+from .analysis import is_scalar_constant
 from .dce import remove_dead
 from .fusion_plan import Group, Plan, Planner, global_knobs
 from .pipeline import Pass, PassContext, register
@@ -52,6 +52,7 @@ def outline(comp: Computation, plan: Plan, planner: Planner) -> dict[Group, Inst
     """Replace the planned groups of comp by fusion instructions; return them by group."""
     value: dict[Instruction, Instruction] = {}   # fused member -> the fusion output carrying it
     fusions: dict[Group, Instruction] = {}
+    new: list[Instruction] = []                  # fusions and their get_tuple_elements, in order
     for g in _group_order(planner, plan.groups):
         members = planner.sorted(g.members)
         outs = planner.outputs(g.members, g.home, (g,))
@@ -71,19 +72,28 @@ def outline(comp: Computation, plan: Plan, planner: Planner) -> dict[Group, Inst
         region.set_outputs(vmap[m] for m in outs)
         multi = len(outs) > 1
         ftype = TupleType(tuple(m.type for m in outs)) if multi else outs[0].type
-        f = comp.add("fusion", [value.get(o, o) for o in inputs], ftype, {"kind": g.kind, "name": name},
-                     [region], name=name, multi=multi)
+        f = Instruction("fusion", [value.get(o, o) for o in inputs], ftype, {"kind": g.kind, "name": name},
+                        [region], multi=multi)
+        f.name = name
         fusions[g] = f
+        new.append(f)
         if multi:
             for i, m in enumerate(outs):
-                value[m] = comp.add("get_tuple_element", (f,), m.type, {"index": i}, name=m.name)
+                gte = Instruction("get_tuple_element", (f,), m.type, {"index": i})
+                gte.name = m.name
+                value[m] = gte
+                new.append(gte)
         else:
             value[outs[0]] = f
+    # Rewire readers while the fusions are still detached (the rewiring looks into the regions of
+    # the computation's instructions, and the new kernels' regions need no looking into).
     for m, v in value.items():
-        replace_uses(m, v)
+        m.replace_all_uses_with(v)
+    for inst in new:
+        comp.insert(inst, name=inst.name)
     for inst in reversed(planner.order):
         if inst in planner.group_of:
-            erase(comp, inst)
+            comp.remove(inst)
     comp.instructions = comp.post_order()
     remove_dead(comp)
     return fusions
