@@ -570,7 +570,7 @@ def build_llvm(plan: Plan, config: Config) -> tuple[ir.Module, list[str]]:
                                    mapping[:len(s.inputs)], mapping[len(s.inputs):])
             b.call(kfn, [ptr(x) for x in args])
         b.ret_void()
-    if len(seg_names) == 1 and not plan.fallbacks:
+    if len(seg_names) == 1 and not plan.fallbacks and all(isinstance(t, TensorType) for t in plan.params):
         _emit_entry(module, seg_names[0], nparams, nouts, nconsts)
         seg_names.append(ENTRY)
     return module, seg_names

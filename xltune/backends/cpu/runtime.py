@@ -88,16 +88,17 @@ class CpuRunner:
 
     def _run_table(self, arrays) -> list:
         table = self._table
-        keep = []
+        args = []
         with self._lock:
             for i, a in enumerate(arrays):
-                if not a.flags.c_contiguous:
+                if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
                     self.stats["input_copies"] += 1
                     self.stats["input_copy_reason"] = (f"argument {i} is not C-contiguous (strides "
                                                        f"{a.strides}): copied")
                     a = np.ascontiguousarray(a)
-                    keep.append(a)
-                table[i] = a.__array_interface__["data"][0]
+                args.append(a)
+                if isinstance(a, np.ndarray) and i < self._np:
+                    table[i] = a.__array_interface__["data"][0]
             outs = [np.empty(shape, dt) for shape, dt in self._out_specs]
             base = self._np
             for k, o in enumerate(outs):
@@ -105,7 +106,6 @@ class CpuRunner:
             if self._single is not None:
                 self._single(self._table_addr)
             else:
-                args = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
                 for step in self._program:
                     if isinstance(step, FallbackStep):
                         self._fallback(step, args, outs)
