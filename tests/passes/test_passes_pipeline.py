@@ -111,3 +111,20 @@ def test_bad_config_value_is_reported():
     from xltune.config import ConfigError
     with pytest.raises(ConfigError, match="fusion.row_fusion"):
         optimized(softmax(), config={"fusion.row_fusion": "yes"})
+
+
+def test_compile_exposes_stages_stats_and_knobs(workloads_dir):
+    import xltune
+    text = (workloads_dir / "softmax.cpu.mlir").read_text()
+    exe = xltune.compile(text, backend="cpu", use_tuned=False)
+    for stage in ("input", "hlo", "fusion_log", "fused", "buffers"):
+        assert stage in exe.stages
+    assert list(exe.stages).index("fused") < list(exe.stages).index("buffers")
+    for key in ("ops_before", "ops_after", "kernels", "peak_bytes", "naive_bytes", "compile_seconds",
+                "pass_seconds"):
+        assert key in exe.stats, key
+    assert set(exe.stats["pass_seconds"]) >= {"dce", "cse", "constant-folding", "algebraic", "fusion", "buffers"}
+    assert exe.module.buffer_plan is not None
+    names = [k.name for k in xltune.knobs(text, "cpu")]
+    assert "fusion.row_fusion" in names and "fusion.dot_epilogue" in names
+    assert xltune.knobs(text, "interpreter") == []

@@ -36,7 +36,7 @@ def graphs(draw):
 
     for _ in range(draw(st.integers(1, 14))):
         kind = draw(st.sampled_from(["unary", "binary", "splat", "bcast", "reduce", "transpose", "reshape",
-                                     "select", "convert", "normalize", "normalize"]))
+                                     "select", "convert", "normalize", "normalize", "dot"]))
         x = pick()
         s = x.type.shape
         new = None
@@ -78,6 +78,8 @@ def graphs(draw):
             dim = draw(st.sampled_from([1, 1, 0]))
             r = b.reduce(x, (dim,), draw(st.sampled_from(["add", "maximum"])))
             new = b.op(draw(st.sampled_from(BINARY)), x, b.bcast(r, (n, m), (1 - dim,)))
+        elif kind == "dot" and s == (n, m):
+            new = b.dot(x, b.param((m, m)))    # a library kernel; its epilogue is a policy
         elif kind == "convert":
             new = b.op("convert", b.op("exponential", b.op("convert", x, type=tensor(s, "f64"))),
                        type=tensor(s, "f32"))
