@@ -51,12 +51,8 @@ def is_pure(inst: Instruction) -> bool:
     return not has_side_effect(inst) and inst.opcode not in NONDETERMINISTIC
 
 
-def is_tensor(inst: Instruction) -> bool:
-    return isinstance(inst.type, TensorType) and not inst.multi
 
 
-def nbytes(t) -> int:
-    return int(getattr(t, "nbytes", 0))
 
 
 # ---- constants and splats -----------------------------------------------------------------------
@@ -174,9 +170,6 @@ def count_kernels(comp: Computation) -> int:
     return sum(1 for i in comp.instructions if i.opcode not in TRIVIAL)
 
 
-def users_in(inst: Instruction, comp: Computation) -> list[Instruction]:
-    """Users of inst that are instructions of comp itself (not of nested regions)."""
-    return [u for u in inst.users if u.parent is comp]
 
 
 def top_level_user(u: Instruction, comp: Computation) -> Instruction | None:

@@ -19,6 +19,7 @@ Ways a producer group joins a consumer group:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..config import Config, ConfigError, Knob
@@ -612,16 +613,9 @@ class Planner:
                 for d in found[:MAX_EDGE_KNOBS]]
 
 
-def _prod(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def _per_row(shape, reduced) -> bool:
     """One value per reduced element: the reduced shape, give or take size-1 dimensions."""
-    return _prod(shape) == _prod(reduced) and _squeezed(shape) == _squeezed(reduced)
+    return math.prod(shape) == math.prod(reduced) and _squeezed(shape) == _squeezed(reduced)
 
 
 def _row_preserving(m: Instruction, outer) -> bool:
@@ -647,6 +641,3 @@ def _refs(insts) -> str:
     more = f" and {len(insts) - 3} more" if len(insts) > 3 else ""
     return ", ".join(names) + more
 
-
-def plan_fusion(comp: Computation, config: Config) -> Plan:
-    return Planner(comp, config).run()

@@ -241,20 +241,16 @@ def _ensure_registered():
 
 # ---- verification ---------------------------------------------------------------------------------------
 def verify_module(module: Module, after: str = "") -> None:
-    """The IR verifier (when the IR layer has one) plus the invariants passes rely on."""
+    """The IR verifier plus the invariants passes rely on (invariants.py)."""
+    from ..ir.verifier import verify
     from .invariants import check_invariants
-    where = f"after pass '{after}': " if after else ""
     try:
-        try:
-            from ..ir import verifier as _v
-        except ImportError:
-            _v = None
-        fn = getattr(_v, "verify_module", None) or getattr(_v, "verify", None)
-        if fn is not None:
-            fn(module)
+        verify(module)
         check_invariants(module)
     except VerificationError as e:
-        raise VerificationError(where + e.message, e.loc) from None
+        if not after:
+            raise
+        raise VerificationError(f"after pass '{after}': {e.message}", e.loc) from None
 
 
 # ---- the driver's API ------------------------------------------------------------------------------------
