@@ -228,3 +228,33 @@ def test_vector_width_hint_reaches_llvm():
     assert "x float>" not in scalar.stages["llvm"]
     x = _x()
     np.testing.assert_allclose(scalar(x), exe(x), rtol=4e-6, atol=1e-6)
+
+
+WHILE_CAPTURE = """
+func.func @main(%x: tensor<4xf32>, %n: tensor<i32>) -> (tensor<4xf32>, tensor<i32>) {
+  %k = stablehlo.exponential %x : tensor<4xf32>
+  %c0 = stablehlo.constant dense<0> : tensor<i32>
+  %r:2 = stablehlo.while(%it = %c0, %acc = %x) : tensor<i32>, tensor<4xf32>
+   cond {
+    %lt = stablehlo.compare LT, %it, %n : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    stablehlo.return %lt : tensor<i1>
+  } do {
+    %one = stablehlo.constant dense<1> : tensor<i32>
+    %i2 = stablehlo.add %it, %one : tensor<i32>
+    %a2 = stablehlo.add %acc, %k : tensor<4xf32>
+    stablehlo.return %i2, %a2 : tensor<i32>, tensor<4xf32>
+  }
+  %o = stablehlo.multiply %r#1, %r#1 : tensor<4xf32>
+  return %o, %r#0 : tensor<4xf32>, tensor<i32>
+}"""
+
+
+def test_fallback_between_native_segments_reads_captured_values():
+    exe = xltune.compile(WHILE_CAPTURE, backend="cpu")
+    assert exe.stats["fallback_ops"] == 1 and exe.stages["schedule"].count("native segment") == 2
+    x, n = np.arange(4, dtype=np.float32), np.array(3, np.int32)
+    want = reference(xltune.parse(WHILE_CAPTURE), x, n)
+    for _ in range(2):            # the arena is reused between calls
+        got = exe(x, n)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+        assert_bitwise(got[1], want[1])

@@ -45,6 +45,17 @@ class CodegenContext:
         """C library name of a math function for a float type: exp -> expf / exp."""
         return base + "f" if t == F32 else base
 
+    # math functions LLVM has intrinsics for (its code generator calls the C library for them)
+    INTRINSIC_MATH = frozenset({"exp", "log", "sin", "cos", "pow", "tan"})
+
+    def math_call(self, b: ir.IRBuilder, name: str, args: list):
+        """An accurate math function (exp, log1p, atan2, hypot, lgamma, nextafter...) on f32/f64.
+        The one place a backend overrides to use another library (e.g. libdevice on NVPTX)."""
+        if name in self.INTRINSIC_MATH:
+            sfx = "f32" if args[0].type == F32 else "f64"
+            return self.intrinsic(b, f"llvm.{name}.{sfx}", args)
+        return self.libm(b, name, args)
+
     def libm(self, b: ir.IRBuilder, base: str, args: list):
         t = args[0].type
         if t not in (F32, F64):

@@ -137,13 +137,10 @@ def _math(s, name, x, libm_name=None):
     return _libm(s, libm_name or name, x)
 
 
-_LLVM_INTRINSIC_MATH = {"exp", "log", "sin", "cos", "pow", "tan"}
-
-
 def _libm(s, name, *args):
-    if name in _LLVM_INTRINSIC_MATH:
-        return s.cx.intrinsic(s.b, f"llvm.{name}.{_fsfx(args[0].type)}", list(args))
-    return s.cx.libm(s.b, name, list(args))
+    """The accurate library version of a math function (the backend's context decides which
+    library: the C library on the CPU)."""
+    return s.cx.math_call(s.b, name, list(args))
 
 
 def _isnan(s, x):
@@ -198,7 +195,7 @@ def _cdiv(s, x, y):
 
 
 def _cabs(s, x):
-    return s.cx.libm(s.b, "hypot", [x[0], x[1]])
+    return _libm(s, "hypot", x[0], x[1])
 
 
 def _widen(s, v):
@@ -544,7 +541,7 @@ def _cexp(s, x):
 
 
 def _clog(s, x):
-    return (_libm(s, "log", _cabs(s, x)), s.cx.libm(s.b, "atan2", [x[1], x[0]]))
+    return (_libm(s, "log", _cabs(s, x)), _libm(s, "atan2", x[1], x[0]))
 
 
 def _csqrt(s, x):
@@ -571,15 +568,15 @@ def _crsqrt(s, x):
 def _csin(s, x):
     b = s.b
     a, c = x
-    return (b.fmul(_libm(s, "sin", a), s.cx.libm(b, "cosh", [c])),
-            b.fmul(_libm(s, "cos", a), s.cx.libm(b, "sinh", [c])))
+    return (b.fmul(_libm(s, "sin", a), _libm(s, "cosh", c)),
+            b.fmul(_libm(s, "cos", a), _libm(s, "sinh", c)))
 
 
 def _ccos(s, x):
     b = s.b
     a, c = x
-    return (b.fmul(_libm(s, "cos", a), s.cx.libm(b, "cosh", [c])),
-            b.fneg(b.fmul(_libm(s, "sin", a), s.cx.libm(b, "sinh", [c]))))
+    return (b.fmul(_libm(s, "cos", a), _libm(s, "cosh", c)),
+            b.fneg(b.fmul(_libm(s, "sin", a), _libm(s, "sinh", c))))
 
 
 def _rsqrt(s, x):
@@ -666,7 +663,7 @@ def _erf_inv(s, inst, args):
 
 @lower("atan2", supports=_real_float_only)
 def _atan2(s, inst, args):
-    return _rnd(s, inst, s.cx.libm(s.b, "atan2", list(args)))
+    return _rnd(s, inst, _libm(s, "atan2", *args))
 
 
 @lower("next_after", supports=_real_float_only)
@@ -675,7 +672,7 @@ def _next_after(s, inst, args):
     x, y = args
     if is_narrow_float(dt):
         return _narrow_next_after(s, dt, x, y)
-    return s.cx.libm(s.b, "nextafter", [x, y])
+    return _libm(s, "nextafter", x, y)
 
 
 def _narrow_next_after(s, dt, x, y):
