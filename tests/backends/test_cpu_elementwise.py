@@ -249,13 +249,14 @@ _HYPO_OPS = [(op, dt) for op in BINARY + UNARY for dt in DTYPES
 def test_random_ops_and_values(data):
     op, dt = data.draw(st.sampled_from(_HYPO_OPS))
     arity = OPS[op].arity
-    n = data.draw(st.integers(1, 40))
+    shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=0, max_size=3)))
+    n = int(np.prod(shape))
     e = edge_values(dt)
     args = []
     for _ in range(arity):
         picks = data.draw(st.lists(st.integers(0, len(e) - 1), min_size=n, max_size=n))
-        args.append(e[np.array(picks)])
-    m = one_op(op, [tensor((n,), dt)] * arity)
+        args.append(e[np.array(picks, dtype=np.int64)].reshape(shape))
+    m = one_op(op, [tensor(shape, dt)] * arity)
     if not _natively(m):
         return
     _check(m, args, op, m.entry.outputs[0].dtype)

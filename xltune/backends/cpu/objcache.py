@@ -20,12 +20,8 @@ _SUFFIXES = (".o", ".ll", ".s")
 
 
 def cache_root() -> Path:
-    env = os.environ.get("XLTUNE_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "xltune"
+    from ...paths import cache_dir   # the one place that knows XLTUNE_CACHE_DIR and the default
+    return cache_dir()
 
 
 def enabled() -> bool:
