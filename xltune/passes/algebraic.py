@@ -204,21 +204,14 @@ def divide_by_power_of_two(inst, rw):
     return rw.add("multiply", (inst.operands[0], rw.splat(recip, inst.type)), inst.type)
 
 
-@rule("add")
-def add_negate(inst, rw):
-    """a + (-b) -> a - b."""
-    a, b = inst.operands
-    if b.opcode == "negate" and b.operands[0].type == inst.type and a.type == inst.type:
-        return rw.add("subtract", (a, b.operands[0]), inst.type)
-    return None
+NEGATED_OPERAND = {"add": "subtract", "subtract": "add"}   # a op (-b) -> a op' b
 
 
-@rule("subtract")
-def subtract_negate(inst, rw):
-    """a - (-b) -> a + b."""
+@rule(*NEGATED_OPERAND)
+def negated_operand(inst, rw):
     a, b = inst.operands
     if b.opcode == "negate" and b.operands[0].type == inst.type and a.type == inst.type:
-        return rw.add("add", (a, b.operands[0]), inst.type)
+        return rw.add(NEGATED_OPERAND[inst.opcode], (a, b.operands[0]), inst.type)
     return None
 
 
@@ -402,7 +395,7 @@ def dynamic_slice_constant_start(inst, rw):
 @rule("dynamic_update_slice")
 def dynamic_update_slice_whole(inst, rw):
     """Updating every element (the start is clamped to 0) gives the update."""
-    x, upd = inst.operands[0], inst.operands[1]
+    upd = inst.operands[1]
     return upd if upd.type == inst.type else None
 
 

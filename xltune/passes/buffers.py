@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..config import Config
 from ..ir import ops as _ops
 from ..ir.module import Computation, Instruction, Module
-from ..ir.types import TensorType, TupleType
+from ..ir.types import TensorType
 from .analysis import category, region_output_readers
 from .pipeline import Pass, PassContext, register
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Config
 from ..errors import XltuneError
 from ..ir import ops as _ops
-from ..ir.module import Computation, Module
+from ..ir.module import Computation
 from ..ir.types import TensorType
 from .analysis import constant_value, is_pure, opdef
-from .pipeline import Pass, PassContext, register
+from .pipeline import ComputationPass, register
 
 MAX_RESULT_ELEMENTS = 4096
 MAX_OPERAND_ELEMENTS = 1 << 20
@@ -74,12 +73,9 @@ def fold_constants(comp: Computation, max_elements: int = MAX_RESULT_ELEMENTS) -
 
 
 @register
-class ConstantFolding(Pass):
+class ConstantFolding(ComputationPass):
     name = "constant-folding"
     max_elements = MAX_RESULT_ELEMENTS
 
-    def run(self, module: Module, config: Config, ctx: PassContext) -> bool:
-        n = sum(fold_constants(f, self.max_elements) for f in module.functions.values())
-        if n:
-            ctx.count("removed", self.name, n)
-        return n > 0
+    def rewrite(self, comp) -> int:
+        return fold_constants(comp, self.max_elements)

@@ -6,11 +6,10 @@ never merged. Regions are compared structurally, so two reduces with equal bodie
 """
 from __future__ import annotations
 
-from ..config import Config
 from ..ir.attrs import attr_key
-from ..ir.module import Computation, Module
+from ..ir.module import Computation
 from .analysis import is_pure, opdef
-from .pipeline import Pass, PassContext, register
+from .pipeline import ComputationPass, register
 
 
 def _region_key(comp: Computation) -> tuple:
@@ -63,11 +62,8 @@ def eliminate_common(comp: Computation) -> int:
 
 
 @register
-class CommonSubexpressionElimination(Pass):
+class CommonSubexpressionElimination(ComputationPass):
     name = "cse"
 
-    def run(self, module: Module, config: Config, ctx: PassContext) -> bool:
-        n = sum(eliminate_common(f) for f in module.functions.values())
-        if n:
-            ctx.count("removed", self.name, n)
-        return n > 0
+    def rewrite(self, comp) -> int:
+        return eliminate_common(comp)

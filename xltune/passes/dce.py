@@ -5,10 +5,9 @@ so do parameters and the values a computation returns.
 """
 from __future__ import annotations
 
-from ..config import Config
-from ..ir.module import Computation, Module
+from ..ir.module import Computation
 from .analysis import has_side_effect, region_output_readers
-from .pipeline import Pass, PassContext, register
+from .pipeline import ComputationPass, register
 
 
 def remove_dead(comp: Computation) -> int:
@@ -29,11 +28,8 @@ def remove_dead(comp: Computation) -> int:
 
 
 @register
-class DeadCodeElimination(Pass):
+class DeadCodeElimination(ComputationPass):
     name = "dce"
 
-    def run(self, module: Module, config: Config, ctx: PassContext) -> bool:
-        n = sum(remove_dead(f) for f in module.functions.values())
-        if n:
-            ctx.count("removed", self.name, n)
-        return n > 0
+    def rewrite(self, comp) -> int:
+        return remove_dead(comp)

@@ -54,6 +54,20 @@ class Pass:
         return self.name
 
 
+class ComputationPass(Pass):
+    """A pass that rewrites every function on its own: `rewrite(comp)` returns how many
+    instructions it removed or replaced (counted in stats["changes"][name])."""
+
+    def rewrite(self, comp) -> int:
+        raise NotImplementedError
+
+    def run(self, module: Module, config: Config, ctx: "PassContext") -> bool:
+        n = sum(self.rewrite(f) for f in module.functions.values())
+        if n:
+            ctx.count("changes", self.name, n)
+        return n > 0
+
+
 def register(cls: type[Pass]) -> type[Pass]:
     """Class decorator: make a pass available to spec strings under its `name`."""
     if not cls.name:
@@ -227,16 +241,10 @@ class _Parser:
                 raise PipelineSpecError(f"pipeline alias {name!r} expands into itself")
             sub = _Parser(ALIASES[name], self.depth + 1).parse()
             return sub.items[0] if len(sub.items) == 1 else sub
-        _ensure_registered()
         if name not in PASSES:
             known = ", ".join(sorted(set(PASSES) | set(ALIASES) | {"fixed-point(...)"}))
             raise PipelineSpecError(f"pipeline spec {self.spec!r}: unknown pass {name!r} (known: {known})")
         return PASSES[name]()
-
-
-def _ensure_registered():
-    # The pass modules register themselves on import.
-    from . import algebraic, buffers, constant_folding, cse, dce, fusion  # noqa: F401
 
 
 # ---- verification ---------------------------------------------------------------------------------------
