@@ -258,3 +258,28 @@ def test_fallback_between_native_segments_reads_captured_values():
         got = exe(x, n)
         np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
         assert_bitwise(got[1], want[1])
+
+
+def test_a_kernel_that_fails_to_emit_runs_in_the_interpreter(monkeypatch):
+    from xltune.codegen import scalar
+    from xltune.codegen.lltypes import NotLowerable
+
+    def refuse(s, inst, args):
+        raise NotLowerable("refused for the test")
+    monkeypatch.setitem(scalar.LOWERINGS, "negate", scalar.Lowering(refuse))
+    m = module_of(lambda c, ps: c.add("exponential", [c.add("negate", ps)]), [tensor((5,), D.F32)])
+    exe = build_cpu(m)
+    assert exe.stats["fallback_ops"] == 1 and "refused for the test" in exe.stages["schedule"]
+    x = _x(5)
+    np.testing.assert_allclose(exe(x), reference(m, x)[0], rtol=1e-6)
+
+
+def test_long_fused_chains_do_not_hit_the_recursion_limit():
+    def f(c, ps):
+        x = ps[0]
+        for i in range(1500):
+            x = c.add("add" if i % 2 else "multiply", [x, ps[0]])
+        return x
+    m = fuse_all(module_of(f, [tensor((8,), D.F32)]))
+    x = np.full(8, 0.999, np.float32)
+    np.testing.assert_allclose(build_cpu(m)(x), reference(m, x)[0], rtol=1e-5)

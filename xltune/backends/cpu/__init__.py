@@ -17,7 +17,7 @@ import time
 from ...config import Config
 from . import objcache
 from .llvm_target import host
-from .program import build_llvm, kernel_knobs, plan_program
+from .program import KernelNotLowerable, build_llvm, demote, kernel_knobs, plan_program
 from .runtime import CpuRunner
 
 
@@ -32,12 +32,17 @@ class CpuBackend:
     def build(self, module, config: Config, stages: dict, stats: dict):
         t0 = time.perf_counter()
         plan = plan_program(module, config)
+        for _ in range(len(plan.steps) + 1):
+            try:
+                llmod, segments = build_llvm(plan, config)
+                break
+            except KernelNotLowerable as e:
+                demote(plan, e.step, e.reason)
         stages["schedule"] = plan.text()
         stats["kernels"] = len(plan.kernels)
         stats["fallback_ops"] = len(plan.fallbacks)
         if plan.fallbacks:
             stats["fallbacks"] = [f"{s.inst.ref} ({s.inst.opcode}): {s.reason}" for s in plan.fallbacks]
-        llmod, segments = build_llvm(plan, config)
         t1 = time.perf_counter()
         stats["codegen_seconds"] = t1 - t0
         target = host()

@@ -11,6 +11,7 @@ The innermost loop carries the vectorization hints from the knobs as `!llvm.loop
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -65,6 +66,14 @@ def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnob
                      param_arg: list[int], output_arg: list[int]) -> ir.Function:
     """nargs distinct (noalias) pointers; region parameter k reads args[param_arg[k]], output k
     writes args[output_arg[k]] (an in-place output shares its operand's pointer)."""
+    # The elemental emitter recurses along operand chains: make room for long fused chains.
+    depth = 8 * sum(1 for _ in comp.walk())       # ~frames per operand level, generously
+    if depth > sys.getrecursionlimit() // 2:
+        sys.setrecursionlimit(sys.getrecursionlimit() + depth)
+    return _emit_loop_kernel(cx, fname, comp, knobs, nargs, param_arg, output_arg)
+
+
+def _emit_loop_kernel(cx, fname, comp, knobs, nargs, param_arg, output_arg):
     fn = ir.Function(cx.module, ir.FunctionType(T.VOID, [T.PTR] * nargs), name=fname)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")

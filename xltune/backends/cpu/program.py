@@ -22,6 +22,7 @@ from llvmlite import ir
 from ...codegen import lltypes as T
 from ...codegen.context import CodegenContext
 from ...codegen.elemental import unsupported_in_region, unsupported_instruction
+from ...codegen.lltypes import NotLowerable
 from ...config import Config, Knob
 from ...ir.module import Computation, Instruction
 from ...ir.ops import DATA_MOVEMENT, ELEMENTWISE
@@ -507,6 +508,22 @@ def _inputs_of(inst: Instruction) -> list[Instruction]:
 
 
 # ---- LLVM ----------------------------------------------------------------------------------------------------
+class KernelNotLowerable(Exception):
+    """Emission found something the up-front checks missed; the step runs as a fallback."""
+
+    def __init__(self, step: "KernelStep", reason: str):
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+
+
+def demote(plan: Plan, step: "KernelStep", reason: str) -> None:
+    """Turn a kernel step into an interpreter fallback (same buffers)."""
+    k = plan.steps.index(step)
+    plan.steps[k] = FallbackStep(step.inst, f"native emission failed: {reason}", list(step.inputs), [],
+                                 list(step.outputs))
+
+
 def build_llvm(plan: Plan, config: Config) -> tuple[ir.Module, list[str]]:
     """The LLVM module for the plan and the names of its exported functions: the segment functions
     in order (one per native segment), then `ENTRY` when the whole program is one native call."""
@@ -566,8 +583,11 @@ def build_llvm(plan: Plan, config: Config) -> tuple[ir.Module, list[str]]:
                     args.append(x)
                 mapping.append(arg_of[k])
             knobs = read_loop_knobs(s.name, s.region, config)
-            kfn = emit_loop_kernel(cx, s.fname, s.region, knobs, len(args),
-                                   mapping[:len(s.inputs)], mapping[len(s.inputs):])
+            try:
+                kfn = emit_loop_kernel(cx, s.fname, s.region, knobs, len(args),
+                                       mapping[:len(s.inputs)], mapping[len(s.inputs):])
+            except NotLowerable as e:
+                raise KernelNotLowerable(s, str(e)) from None
             b.call(kfn, [ptr(x) for x in args])
         b.ret_void()
     if len(seg_names) == 1 and not plan.fallbacks and all(isinstance(t, TensorType) for t in plan.params):
