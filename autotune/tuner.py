@@ -73,8 +73,8 @@ def _pruner():
     from optuna.trial import TrialState
 
     class SlowerThanBestPruner(optuna.pruners.BasePruner):
-        """Stop a trial whose first quick measurement is already `factor` times slower than the
-        best completed trial: measuring it longer cannot make it a candidate."""
+        """Stop a trial when even the fastest sample of its quick first measurement is `factor`
+        times the best completed trial's time: measuring it longer cannot make it a finalist."""
 
         def __init__(self, factor: float = SLOWER_PRUNE_FACTOR):
             self.factor = factor
@@ -220,8 +220,9 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
                     try:
                         state, values = _run_trial(trial, space, runner, trial_timeout, worker,
                                                    prune and not multi, cols)
-                    except BaseException:  # interrupted: fail this trial rather than leave it running
-                        trial.set_user_attr("reason", "interrupted")
+                    except BaseException as e:  # fail this trial rather than leave it running
+                        why = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+                        trial.set_user_attr("reason", S.scrub(why, url))
                         study.tell(trial, state=TrialState.FAIL)
                         raise
                     study.tell(trial, values, state=state)
@@ -229,14 +230,15 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
                 if bar is not None:
                     bar.update(1)
                     _postfix(bar, study, multi)
-        finally:
             if bar is not None:
                 bar.close()
-        try:
+                bar = None
             result = _finish(study, rdb, space, runner, be, module, url, name, cols, top_k,
                              final_budget, trial_timeout, store, schema_digest(default_knobs))
         finally:
-            runner.close()
+            if bar is not None:
+                bar.close()
+            runner.close()  # never leave a worker process behind, even when interrupted
     result.ran_here = ran
     result.worker_starts = runner.starts
     return result
