@@ -24,6 +24,7 @@ from ...codegen.context import CodegenContext
 from ...codegen.elemental import unsupported_in_region, unsupported_instruction
 from ...codegen.lltypes import NotLowerable
 from ...config import Config, Knob
+from ...errors import CompileError
 from ...ir.module import Computation, Instruction
 from ...ir.ops import DATA_MOVEMENT, ELEMENTWISE
 from ...ir.types import TensorType, TupleType, flatten
@@ -476,7 +477,7 @@ def plan_program(module, config: Config) -> Plan:
         src = spec(*key)
         dst = Buf("output", k, t)
         if not isinstance(src, Buf):
-            raise ValueError(f"entry output {key[0].ref} has no storage")
+            raise CompileError(f"entry output {key[0].ref} has no storage", key[0].loc)
         if (src.kind, src.index) != ("output", k):
             steps.append(CopyStep(src, dst))
         output_bufs.append(dst)
@@ -495,7 +496,7 @@ def _flatten_output(o: Instruction, out: list, i: int = 0):
         for x in o.operands:
             _flatten_output(x, out)
     else:
-        raise ValueError(f"entry output {o.ref} of type {t} cannot be returned as arrays")
+        raise CompileError(f"entry output {o.ref} of type {t} cannot be returned as arrays", o.loc)
 
 
 def _inputs_of(inst: Instruction) -> list[Instruction]:
