@@ -107,6 +107,7 @@ def test_fingerprint_names_the_cpu():
 def test_bad_arguments_raise_argument_error():
     exe = xltune.compile(TRANSPOSE_ADD, backend="cpu")
     a, b = np.ones((40, 24), np.float32), np.ones((24, 40), np.float32)
+    assert len(exe(a, b)) == 2
     with pytest.raises(ArgumentError, match="expected 2 argument"):
         exe(a)
     with pytest.raises(ArgumentError, match="shape"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from xltune.backends import get_backend
 from xltune.compiler import build
-from xltune.config import Config, as_config
+from xltune.config import Config
 from xltune.ir import dtypes as D
 from xltune.ir.module import Computation, Module
 from xltune.ir.types import TensorType

@@ -151,18 +151,6 @@ def staged_params(comp, group: OutputGroup, partner: int) -> list[Staged]:
     return out
 
 
-def region_params_read(comp) -> list[bool]:
-    used = [False] * len(comp.params)
-    for inst in comp.walk():
-        for o in inst.operands:
-            if o.opcode == "parameter" and o.parent is comp:
-                used[o.attrs["index"]] = True
-    for o in comp.outputs:
-        if o.opcode == "parameter" and o.parent is comp:
-            used[o.attrs["index"]] = True
-    return used
-
-
 def emit_element(cx: CodegenContext, b: ir.IRBuilder, opts: EmitOptions, comp, group: OutputGroup,
                  index: Index, args: list, readers: dict | None = None) -> None:
     """Compute every output of `group` at `index` and store it. args: the kernel function's
@@ -187,6 +175,6 @@ def emit_element(cx: CodegenContext, b: ir.IRBuilder, opts: EmitOptions, comp, g
         T.store(b, args[nparams + k], o.dtype, lin, v)
 
 
-__all__ = ["OutputGroup", "output_groups", "is_flat", "emit_element", "region_params_read",
+__all__ = ["OutputGroup", "output_groups", "is_flat", "emit_element",
            "transpose_partner", "param_dim_maps", "staged_params", "Staged",
            "uses_approx_math", "unsupported_in_region"]

@@ -28,8 +28,8 @@ from llvmlite import ir
 
 from . import vmath
 from ..ir import dtypes as D
-from .lltypes import (F16, F32, F64, I1, I16, I32, I64, NotLowerable, compute_type, constant,
-                      is_narrow_float, round_to, supported_dtype, f32_to_bf16_bits, bf16_bits_to_f32)
+from .lltypes import (F16, F32, F64, I1, I16, I32, NotLowerable, bf16_bits_to_f32, compute_type,
+                      f32_to_bf16_bits, is_narrow_float, round_to, supported_dtype)
 
 
 @dataclass(frozen=True)
@@ -973,9 +973,5 @@ def _reduce_precision(s, inst, args):
     return b.select(_isnan(s, x), nan_val, r)
 
 
-def const_value(dt, value):
-    return constant(dt, value)
-
-
 __all__ = ["LOWERINGS", "Lowering", "lower", "emit", "unsupported_reason", "convert_value",
-           "const_value", "NotLowerable", "I32", "I64"]
+           "NotLowerable"]

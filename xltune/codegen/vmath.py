@@ -19,7 +19,7 @@ import math
 
 from llvmlite import ir
 
-from .lltypes import F32, F64, I1, I32, I64
+from .lltypes import F32, F64, I32
 
 APPROX_F32 = ("exp", "expm1", "log", "log1p", "tanh", "logistic", "erf", "sin", "cos", "erf_inv")
 
@@ -351,4 +351,4 @@ def log(cx, b, x):
     return approx(cx, b, "log", x)
 
 
-__all__ = ["approx", "has_approx", "APPROX_F32", "I1"]
+__all__ = ["approx", "has_approx", "APPROX_F32"]

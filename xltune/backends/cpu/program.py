@@ -13,7 +13,6 @@ one segment: one native call, no Python between kernels.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +26,7 @@ from ...config import Config, Knob
 from ...errors import CompileError
 from ...ir.module import Computation, Instruction
 from ...ir.ops import DATA_MOVEMENT, ELEMENTWISE
-from ...ir.types import TensorType, TupleType, flatten
+from ...ir.types import TensorType, TupleType
 from .kernels import emit_loop_kernel, loop_kernel_knobs, read_loop_knobs
 
 ALIGN = 64
@@ -114,7 +113,7 @@ class Plan:
                 lines.append(f"fallback {seg.inst.ref} ({seg.inst.opcode}): {seg.reason}")
                 lines.append(f"    in: {', '.join(map(str, seg.inputs))}  out: {', '.join(map(str, seg.outputs))}")
                 continue
-            lines.append(f"native segment:")
+            lines.append("native segment:")
             for s in seg:
                 if isinstance(s, CopyStep):
                     lines.append(f"    copy {s.src} -> {s.dst}")
