@@ -132,19 +132,12 @@ class CpuRunner:
         return TOKEN
 
     def _fallback(self, step: FallbackStep, args, outs):
-        from ...interpreter import Evaluator, flatten_values
+        from ...interpreter import evaluate_instruction, flatten_values
         vals = [self._value(s, args, outs) for s in step.inputs]
         nops = len(step.inst.operands)
-        ev = Evaluator(self.module)
         # Regions (while bodies, ...) may read values of the entry computation: bind them.
-        for inst, v in zip(step.captured, vals[nops:]):
-            ev._env[inst] = v
-        with np.errstate(all="ignore"):
-            ev._depth += 1
-            try:
-                result = ev.eval_instruction(step.inst, vals[:nops])
-            finally:
-                ev._depth -= 1
+        captured = dict(zip(step.captured, vals[nops:]))
+        result = evaluate_instruction(step.inst, vals[:nops], self.module, captured=captured)
         leaves = flatten_values([result])
         for b, v in zip(step.outputs, leaves):
             if b is not None:
