@@ -16,10 +16,19 @@ from xltune.ir import dtypes as D
 
 jax = pytest.importorskip("jax")
 pytestmark = pytest.mark.slow
-jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_platforms", "cpu")
 lax = jax.lax
 jnp = jax.numpy
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _x64():
+    """64-bit types need jax's x64 mode; restore it so other tests in this worker see jax's default."""
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", old)
+
 
 INT_TYPES = ["i8", "i16", "i32", "i64", "ui8", "ui16", "ui32", "ui64"]
 FLOAT_TYPES = ["f16", "bf16", "f32", "f64"]
