@@ -13,7 +13,8 @@ process and backend (reading a few dozen small files). Any change to those files
 added, a choice or a default changed — gives a new token, so a Config tuned under an older
 schema is never applied to a newer compiler; an installed release changes them only with its
 version anyway. The exact schema digest of the knobs seen while tuning is stored beside the
-Config too (`schema_digest`), for listings and checks.
+Config too (`schema_digest`), for listings and checks. $XLTUNE_SCHEMA_TOKEN, when set, is used
+as the token instead (developers who edit those files while a study runs, and tests).
 """
 from __future__ import annotations
 
@@ -72,7 +73,11 @@ def _source_files(backend) -> list[Path]:
 
 
 def schema_token(backend) -> str:
-    """Digest of the knob-declaring source (see the module docstring); once per process."""
+    """Digest of the knob-declaring source (see the module docstring); once per process.
+    $XLTUNE_SCHEMA_TOKEN pins it (for development: tuning on while those files are edited)."""
+    pinned = os.environ.get("XLTUNE_SCHEMA_TOKEN")
+    if pinned:
+        return pinned
     name = backend.name
     tok = _TOKENS.get(name)
     if tok is None:

@@ -90,9 +90,10 @@ def test_a_stale_or_odd_row_never_breaks_compile(env):
     assert xltune.compile(F.PROGRAM, backend="fake").stats["config_source"] == "default"
 
 
-def test_compile_lookup_stays_light(env):
+def test_compile_lookup_stays_light(env, monkeypatch):
     """A compile in a fresh process with a tuned Config stored: it is used, and neither Optuna
     nor the pass pipeline is touched (the fake backend runs no passes; the lookup must not)."""
+    monkeypatch.setenv("XLTUNE_SCHEMA_TOKEN", "pinned")  # both processes agree while files change
     m, be = _mb()
     C.store_tuned(m, be, Config({"fake.width": 4}))
     code = (
