@@ -167,30 +167,32 @@ def _cmul_xla(s, x, y):
 
 
 def _cdiv(s, x, y):
-    """Smith's algorithm (what numpy uses), scaled by the larger part of the divisor."""
+    """numpy's complex division (Smith's method with a reciprocal scale), so results match the
+    reference bit for bit where it computes in the same precision."""
     b = s.b
     a, bb = x
     c, d = y
     t = c.type
+    one = _fc(t, 1)
     ac = _fi(s, "fabs", c)
     ad = _fi(s, "fabs", d)
     c_big = b.fcmp_ordered(">=", ac, ad)
-    # branch 1: |c| >= |d|
+    # |c| >= |d|
     r1 = b.fdiv(d, c)
-    den1 = b.fadd(c, b.fmul(d, r1))
-    re1 = b.fdiv(b.fadd(a, b.fmul(bb, r1)), den1)
-    im1 = b.fdiv(b.fsub(bb, b.fmul(a, r1)), den1)
-    # branch 2: |d| > |c|
+    scl1 = b.fdiv(one, b.fadd(c, b.fmul(d, r1)))
+    re1 = b.fmul(b.fadd(a, b.fmul(bb, r1)), scl1)
+    im1 = b.fmul(b.fsub(bb, b.fmul(a, r1)), scl1)
+    # |d| > |c| (or NaNs)
     r2 = b.fdiv(c, d)
-    den2 = b.fadd(b.fmul(c, r2), d)
-    re2 = b.fdiv(b.fadd(b.fmul(a, r2), bb), den2)
-    im2 = b.fdiv(b.fsub(b.fmul(bb, r2), a), den2)
-    # divisor 0: numpy gives (a/|c|, b/|c|)-style infinities/NaN; a plain division matches it
+    scl2 = b.fdiv(one, b.fadd(d, b.fmul(c, r2)))
+    re2 = b.fmul(b.fadd(b.fmul(a, r2), bb), scl2)
+    im2 = b.fmul(b.fsub(b.fmul(bb, r2), a), scl2)
+    # divisor 0: a complex inf or nan, as numpy
     zero = b.and_(b.fcmp_ordered("==", c, _fc(t, 0)), b.fcmp_ordered("==", d, _fc(t, 0)))
     re0 = b.fdiv(a, ac)
     im0 = b.fdiv(bb, ac)
-    re = b.select(zero, re0, b.select(c_big, re1, re2))
-    im = b.select(zero, im0, b.select(c_big, im1, im2))
+    re = b.select(c_big, b.select(zero, re0, re1), re2)
+    im = b.select(c_big, b.select(zero, im0, im1), im2)
     return (re, im)
 
 
@@ -382,6 +384,12 @@ def _fmax(s, x, y, is_max):
 
 def _max_min(s, dt, x, y, is_max):
     b = s.b
+    if dt.is_complex:
+        # lexicographic on (re, im), as the reference: take x when it is strictly greater/less
+        op = ">" if is_max else "<"
+        take_x = b.select(b.fcmp_ordered("==", x[0], y[0]), b.fcmp_ordered(op, x[1], y[1]),
+                          b.fcmp_ordered(op, x[0], y[0]))
+        return (b.select(take_x, x[0], y[0]), b.select(take_x, x[1], y[1]))
     if dt.is_float:
         return _fmax(s, x, y, is_max)
     if dt.is_pred:
@@ -390,17 +398,17 @@ def _max_min(s, dt, x, y, is_max):
     return _ii(s, name, x, y)
 
 
-@lower("maximum", supports=_not_complex)
+@lower("maximum")
 def _maximum(s, inst, args):
     return _max_min(s, _dt(inst), args[0], args[1], True)
 
 
-@lower("minimum", supports=_not_complex)
+@lower("minimum")
 def _minimum(s, inst, args):
     return _max_min(s, _dt(inst), args[0], args[1], False)
 
 
-@lower("clamp", supports=_not_complex)
+@lower("clamp")
 def _clamp(s, inst, args):
     lo, x, hi = args
     dt = _dt(inst)
@@ -536,8 +544,12 @@ def _float_unary(opcode, fn, complex_fn=None):
 
 
 def _cexp(s, x):
+    b = s.b
     e = _libm(s, "exp", x[0])
-    return (s.b.fmul(e, _libm(s, "cos", x[1])), s.b.fmul(e, _libm(s, "sin", x[1])))
+    im = b.fmul(e, _libm(s, "sin", x[1]))
+    # exp(a + 0i) = exp(a) + 0i even when exp(a) overflows (inf * 0 would be NaN)
+    im = b.select(b.fcmp_ordered("==", x[1], _fc(x[1].type, 0)), x[1], im)
+    return (b.fmul(e, _libm(s, "cos", x[1])), im)
 
 
 def _clog(s, x):
@@ -584,9 +596,25 @@ def _rsqrt(s, x):
 
 
 _float_unary("exponential", lambda s, x: _math(s, "exp", x), _cexp)
-_float_unary("exponential_minus_one", lambda s, x: _math(s, "expm1", x))
+def _cexpm1(s, x):
+    """exp(z) - 1, as the reference computes it (in double for complex<f32>)."""
+    e = _cexp(s, x)
+    return (s.b.fsub(e[0], _fc(e[0].type, 1)), e[1])
+
+
+def _clog1p(s, x):
+    return _clog(s, (s.b.fadd(x[0], _fc(x[0].type, 1)), x[1]))
+
+
+def _clogistic(s, x):
+    e = _cexp(s, (s.b.fneg(x[0]), s.b.fneg(x[1])))
+    t = e[0].type
+    return _cdiv(s, (_fc(t, 1), _fc(t, 0)), (s.b.fadd(e[0], _fc(t, 1)), e[1]))
+
+
+_float_unary("exponential_minus_one", lambda s, x: _math(s, "expm1", x), _cexpm1)
 _float_unary("log", lambda s, x: _math(s, "log", x), _clog)
-_float_unary("log_plus_one", lambda s, x: _math(s, "log1p", x))
+_float_unary("log_plus_one", lambda s, x: _math(s, "log1p", x), _clog1p)
 _float_unary("tanh", lambda s, x: _math(s, "tanh", x))
 _float_unary("sine", lambda s, x: _math(s, "sin", x), _csin)
 _float_unary("cosine", lambda s, x: _math(s, "cos", x), _ccos)
@@ -646,7 +674,7 @@ _float_unary("cosh", _cosh)
 _float_unary("sinh", _sinh)
 
 
-_float_unary("logistic", _logistic)
+_float_unary("logistic", _logistic, _clogistic)
 
 
 def _erf_inv_supports(inst):
@@ -772,8 +800,6 @@ _FCMP = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 
 
 def _compare_supports(inst):
-    if inst.operands[0].dtype.is_complex and inst.attrs.get("comparison_direction") not in ("EQ", "NE"):
-        return "ordered compare of complex values"
     if inst.attrs.get("comparison_direction") not in _FCMP:
         return f"unknown comparison direction {inst.attrs.get('comparison_direction')!r}"
     return None
@@ -798,7 +824,11 @@ def _compare(s, inst, args):
     if dt.is_complex:
         if d == "EQ":
             return b.and_(b.fcmp_ordered("==", x[0], y[0]), b.fcmp_ordered("==", x[1], y[1]))
-        return b.or_(b.fcmp_unordered("!=", x[0], y[0]), b.fcmp_unordered("!=", x[1], y[1]))
+        if d == "NE":
+            return b.or_(b.fcmp_unordered("!=", x[0], y[0]), b.fcmp_unordered("!=", x[1], y[1]))
+        # ordered directions: lexicographic on (re, im), as the reference
+        return b.select(b.fcmp_ordered("==", x[0], y[0]), b.fcmp_ordered(op, x[1], y[1]),
+                        b.fcmp_ordered(op, x[0], y[0]))
     if dt.is_float:
         if inst.attrs.get("compare_type") == "TOTALORDER":
             return b.icmp_signed(op, _total_order_key(s, x), _total_order_key(s, y))
