@@ -206,6 +206,32 @@ class Evaluator:
             where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
             return dict(res, status="error", reason=f"{type(e).__name__}: {e}{where}")
 
+    def program_text(self, config: Config) -> tuple:
+        """What a Config makes: every stage's text but the input and the decision logs."""
+        exe, _ = self.build(config)
+        return tuple((k, v) for k, v in exe.stages.items() if k != "input" and not k.endswith("_log"))
+
+    def simplify(self, config_json: str) -> dict:
+        """Drop the entries of a Config that don't change the program it builds (knobs of a
+        policy that found nothing to act on, say); {"config": JSON, "dropped": [names]}."""
+        config = Config.from_json(config_json)
+        values = dict(config)
+        dropped = []
+        try:
+            target = self.program_text(config)
+        except Exception:  # noqa: BLE001 - nothing to compare against: keep it as it is
+            return {"config": config_json, "dropped": []}
+        for name in sorted(config):
+            fewer = Config({k: v for k, v in values.items() if k != name})
+            try:
+                same = self.program_text(fewer) == target
+            except Exception:  # noqa: BLE001
+                same = False
+            if same:
+                del values[name]
+                dropped.append(name)
+        return {"config": Config(values).to_json(), "dropped": dropped}
+
     def paired(self, configs: dict[str, str], budget_s: float, rounds: int = 15) -> dict:
         """Re-measure several Configs in alternation; {"samples": {name: [...]}, "batch": ...,
         "failed": {name: reason}}."""

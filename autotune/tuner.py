@@ -359,8 +359,15 @@ def _select(study, space, runner, top_k, final_budget, trial_timeout) -> dict:
             chosen = fastest
             notes.append(f"the default Config failed its check ({failed.get('default')}); "
                          f"{fastest} is the fastest correct one")
+    best = Config.from_json(finalists[chosen])
+    if chosen != "default":
+        simple = runner.simplify(best.to_json(), timeout=trial_timeout * (len(best) + 2))
+        if simple.get("dropped"):
+            best = Config.from_json(simple["config"])  # builds the very same program
+            notes.append(f"left out {len(simple['dropped'])} knob(s) that don't change the program: "
+                         f"{', '.join(simple['dropped'])}")
     return {"finalists": finalists, "trial_of": trial_of, "ms": ms, "failed": failed, "chosen": chosen,
-            "best": Config.from_json(finalists[chosen]), "notes": notes,
+            "best": best, "notes": notes,
             "n_considered": sum(1 for t in all_trials if t.state.is_finished())}
 
 
@@ -424,7 +431,7 @@ def _finish(study, rdb, space, runner, be, module, url, name, cols, top_k, final
     cand_rows = []
     for k, cj in finalists.items():
         m = ms.get(k)
-        row = {"candidate": k, "trial": sel["trial_of"][k], "config": cj, "chosen": cj == best_cfg.to_json(),
+        row = {"candidate": k, "trial": sel["trial_of"][k], "config": cj, "chosen": k == chosen,
                "failed": sel["failed"].get(k)}
         if m is not None:
             lo, hi = m.median_ci()

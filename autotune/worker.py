@@ -5,7 +5,7 @@ One worker is kept alive across trials (starting a process and importing xltune 
 second); after a crash or a timeout it is gone and the next trial starts a fresh one. The
 worker talks to the tuner over a multiprocessing pipe: ("setup", EvalSpec), ("trial", config
 JSON, prune?) with ("report", step, seconds) / ("prune", bool) exchanges for early pruning,
-("paired", {name: config JSON}, budget, rounds), ("exit",).
+("paired", {name: config JSON}, budget, rounds), ("simplify", config JSON), ("exit",).
 """
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ def _worker_main(conn):  # runs in the worker process
             conn.send(("result", ev.run_trial(config_json, report)))
         elif op == "paired":
             conn.send(("result", ev.paired(msg[1], msg[2], msg[3])))
+        elif op == "simplify":
+            conn.send(("result", ev.simplify(msg[1])))
         elif op == "exit":
             return
 
@@ -161,6 +163,9 @@ class IsolatedRunner:
     def paired(self, configs: dict, budget_s: float, rounds: int, timeout: float) -> dict:
         return self._call(("paired", configs, budget_s, rounds), timeout)
 
+    def simplify(self, config_json: str, timeout: float) -> dict:
+        return self._call(("simplify", config_json), timeout)
+
     def close(self):
         if self.proc is not None:
             try:
@@ -187,6 +192,9 @@ class InProcessRunner:
 
     def paired(self, configs: dict, budget_s: float, rounds: int, timeout: float) -> dict:
         return self.ev.paired(configs, budget_s, rounds)
+
+    def simplify(self, config_json: str, timeout: float) -> dict:
+        return self.ev.simplify(config_json)
 
     def close(self):
         pass

@@ -80,7 +80,9 @@ class FakeBackend:
         inner = get_backend("interpreter").build(module, config, stages, stats)
         stats["kernels"] = 1
         stats["peak_bytes"] = 256 * width
-        stages["fake"] = f"width={width} unroll={unroll}"
+        # the program text shows every choice that changes the program (fake.fault changes
+        # nothing unless the fault hook is armed, so simplification leaves it out)
+        stages["fake"] = f"width={width} unroll={unroll} slowbuild={slow} wrong={config.get('fake.wrong', False)}"
         return _Runner(inner, seconds, bool(config.get("fake.wrong", False)))
 
     def fingerprint(self) -> str:

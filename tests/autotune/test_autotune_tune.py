@@ -59,6 +59,9 @@ def test_tune_finds_the_fast_config_and_checks_answers():
     assert res.best_time.median < res.default_time.median
     defaults = {k.name: k.default for k in F.FakeBackend().knobs(None)}
     assert all(defaults[k] != v for k, v in res.best_config.items())  # minimal: defaults left out
+    assert "fake.fault" not in res.best_config  # and knobs that don't change the program
+    assert any("don't change the program" in n for n in res.notes) or "fake.fault" not in json.loads(
+        res.candidates.loc[res.candidates["chosen"], "config"].iloc[0])
     # bench's numbers
     t5 = res.trials_to_within(0.05)
     assert 1 <= t5 <= 30
