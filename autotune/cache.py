@@ -213,10 +213,13 @@ def tuned_configs(storage=None):
     """Every stored tuned Config as a pandas DataFrame (newest first)."""
     import pandas as pd
     import sqlalchemy as sa
-    from xltune.autotune.storage import engine_for, ensure_tables, resolve_url, tables
+    from xltune.autotune.storage import engine_for, ensure_tables, resolve_url, sqlite_path, tables
     url = resolve_url(storage)
-    ensure_tables(url)
     _, tuned, _ = tables()
+    path = sqlite_path(url)
+    if path and not os.path.exists(path):  # nothing tuned here: don't create a database to say so
+        return pd.DataFrame([], columns=[c.name for c in tuned.columns])
+    ensure_tables(url)
     with engine_for(url).connect() as c:
         rows = c.execute(sa.select(tuned).order_by(tuned.c.updated_at.desc())).mappings().all()
     return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in tuned.columns])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 import secrets
 import socket
@@ -164,8 +165,9 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
     from optuna.trial import TrialState
     from xltune.compiler import get_backend, load_program
 
-    if not isinstance(trials, int) or trials < 1:
+    if isinstance(trials, bool) or not isinstance(trials, numbers.Integral) or trials < 1:
         raise TuningError(f"trials must be a positive integer, got {trials!r}")
+    trials = int(trials)
     cols = _objectives(objectives)
     module, text = load_program(program, specs)
     be = get_backend(backend)
