@@ -179,10 +179,12 @@ def test_interpreter_backend_agrees_on_workload_shapes():
 def _knob_programs():
     yield "gelu", GELU
     yield "transpose_add", TRANSPOSE_ADD
+    yield "big_multi", BIG_MULTI          # threads, staging and three output groups
 
 
-@pytest.mark.parametrize("name,text", list(_knob_programs()))
-def test_each_knob_value_alone(name, text):
+@pytest.mark.parametrize("name", ["gelu", "transpose_add", "big_multi"])
+def test_each_knob_value_alone(name):
+    text = dict(_knob_programs())[name]
     m = xltune.parse(text)
     args = [_x(int(np.prod(p.type.shape)), i).reshape(p.type.shape) for i, p in enumerate(m.entry.params)]
     want = reference(m, *args)
@@ -284,3 +286,38 @@ def test_long_fused_chains_do_not_hit_the_recursion_limit():
     m = fuse_all(module_of(f, [tensor((8,), D.F32)]))
     x = np.full(8, 0.999, np.float32)
     np.testing.assert_allclose(build_cpu(m)(x), reference(m, x)[0], rtol=1e-5)
+
+
+BIG_MULTI = """
+func.func @main(%a: tensor<256x160xf32>, %b: tensor<160x256xf32>, %s: tensor<f32>)
+    -> (tensor<160x256xf32>, tensor<256x160xf32>, tensor<f32>) {
+  %t = stablehlo.transpose %a, dims = [1, 0] : (tensor<256x160xf32>) -> tensor<160x256xf32>
+  %x = stablehlo.add %t, %b : tensor<160x256xf32>
+  %e = stablehlo.exponential %a : tensor<256x160xf32>
+  %n = stablehlo.negate %s : tensor<f32>
+  return %x, %e, %n : tensor<160x256xf32>, tensor<256x160xf32>, tensor<f32>
+}"""
+
+
+@pytest.mark.parametrize("tile", [0, 16, 64])
+def test_threads_split_every_kind_of_output_group(tile):
+    m = fuse_all(xltune.parse(BIG_MULTI))
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((256, 160)).astype(np.float32),
+            rng.standard_normal((160, 256)).astype(np.float32), np.array(1.5, np.float32)]
+    want = reference(m, *args)
+    knobs = {k.name.rsplit(".", 1)[1]: k for k in get_backend("cpu").knobs(m)}
+    assert "threads" in knobs and "tile" in knobs
+    single = build_cpu(m, {knobs["threads"].name: 1, knobs["tile"].name: tile})(*args)
+    for threads in knobs["threads"].choices:
+        exe = build_cpu(m, {knobs["threads"].name: threads, knobs["tile"].name: tile})
+        if threads > 1:
+            assert "pthread_create" in exe.stages["llvm"]
+        got = exe(*args)
+        for g, s, w in zip(got, single, want):
+            assert_bitwise(g, s, f"threads={threads}")
+            np.testing.assert_allclose(g, w, rtol=4e-6)
+
+
+def test_small_kernels_have_no_threads_knob():
+    assert not [k for k in xltune.knobs(GELU, backend="cpu") if k.name.endswith(".threads")]

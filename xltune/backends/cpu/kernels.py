@@ -7,10 +7,15 @@ inline it into the segment function that calls it). Per output group (outputs of
   elementwise chains, reshapes, scalar broadcasts);
 - nest: one loop per dimension (unit dims skipped), innermost dimension contiguous.
 The innermost loop carries the vectorization hints from the knobs as `!llvm.loop` metadata.
+
+Threads (knob `threads`, big kernels only): the loop body becomes `@k.<name>.body(ptrs..., t, T)`,
+which walks chunk t of T of each group's outermost loop; the kernel starts T-1 POSIX threads on
+a trampoline, runs chunk 0 itself and joins them (a thread that cannot be started runs inline).
 """
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass
 
@@ -29,6 +34,18 @@ VECTOR_WIDTHS = (0, 1, 4, 8, 16)
 UNROLLS = (0, 1, 2, 4)
 MATH = ("approx", "libm")
 TILES = (0, 8, 16, 32, 64, 128)
+THREADS = (1, 2, 4, 8)
+THREADS_KNOB_MIN = 1 << 15        # elements: below this a kernel is not worth a thread
+THREADS_DEFAULT_MIN = 1 << 18     # elements: from here the default uses every core
+
+
+def host_threads() -> int:
+    n = os.cpu_count() or 1
+    return max(t for t in THREADS if t <= max(n, 1))
+
+
+def kernel_work(comp) -> int:
+    return max((math.prod(g.shape) for g in output_groups(comp)), default=0)
 
 
 @dataclass
@@ -37,6 +54,7 @@ class LoopKernelKnobs:
     unroll: int = 0            # interleave count of the vectorized loop; 0: LLVM decides
     math: str = "approx"
     tile: int = 0              # square tile over (transpose partner dim, last dim); 0: untiled
+    threads: int = 1           # chunks of the outermost loop run on this many threads
 
 
 def loop_kernel_knobs(name: str, comp) -> list[Knob]:
@@ -51,6 +69,11 @@ def loop_kernel_knobs(name: str, comp) -> list[Knob]:
         ks.append(Knob(f"cpu.{name}.tile", TILES, 64,
                        "square tile over the output's last dim and the dim a transposed operand is "
                        "contiguous in (0: plain row-major nest)", owner))
+    work = kernel_work(comp)
+    if work >= THREADS_KNOB_MIN:
+        ks.append(Knob(f"cpu.{name}.threads", THREADS, host_threads() if work >= THREADS_DEFAULT_MIN else 1,
+                       "threads sharing the outermost loop (started per call: big kernels only)",
+                       owner))
     if uses_approx_math(comp):
         ks.append(Knob(f"cpu.{name}.math", MATH, "approx",
                        "transcendentals: xltune's vectorizable polynomials or the C library", owner))
@@ -74,13 +97,22 @@ def emit_loop_kernel(cx: CodegenContext, fname: str, comp, knobs: LoopKernelKnob
 
 
 def _emit_loop_kernel(cx, fname, comp, knobs, nargs, param_arg, output_arg):
-    fn = ir.Function(cx.module, ir.FunctionType(T.VOID, [T.PTR] * nargs), name=fname)
+    if knobs.threads <= 1:
+        return _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked=False)
+    body = _emit_body(cx, fname + ".body", comp, knobs, nargs, param_arg, output_arg, chunked=True)
+    return _emit_threaded(cx, fname, body, nargs, knobs.threads)
+
+
+def _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked: bool):
+    extra = [T.I64, T.I64] if chunked else []
+    fn = ir.Function(cx.module, ir.FunctionType(T.VOID, [T.PTR] * nargs + extra), name=fname)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    for a in fn.args:
+    fargs = list(fn.args)
+    for a in fargs[:nargs]:
         a.add_attribute("noalias")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    fargs = list(fn.args)
+    chunk = (fargs[nargs], fargs[nargs + 1]) if chunked else None
     ptrs = [fargs[k] for k in param_arg] + [fargs[k] for k in output_arg]
     groups = output_groups(comp)
     # Staging buffers for transposed reads: allocated once, in the entry block.
@@ -103,20 +135,80 @@ def _emit_loop_kernel(cx, fname, comp, knobs, nargs, param_arg, output_arg):
         if size == 0:
             continue
         if size == 1:
-            emit_element(cx, b, opts, comp, g, Index(g.shape, coords=[c64(0)] * len(g.shape), linear=c64(0)),
-                         ptrs)
+            def one():
+                emit_element(cx, b, opts, comp, g, Index(g.shape, coords=[c64(0)] * len(g.shape),
+                                                          linear=c64(0)), ptrs)
+            if chunked:
+                with b.if_then(b.icmp_unsigned("==", chunk[0], c64(0))):
+                    one()
+            else:
+                one()
             continue
         if g.flat:
-            with for_range(b, 0, size, name="i", metadata=md) as i:
+            lo, hi = _chunk_range(b, chunk, size, 64)
+            with for_range(b, lo, hi, name="i", metadata=md) as i:
                 emit_element(cx, b, opts, comp, g, Index(g.shape, linear=i), ptrs)
             continue
         partner, staged = plans[gi]
-        _emit_nest(cx, b, opts, comp, g, ptrs, md, partner, knobs.tile, staged)
+        _emit_nest(cx, b, opts, comp, g, ptrs, md, partner, knobs.tile, staged, chunk)
     b.ret_void()
     return fn
 
 
-def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=()):
+def _chunk_range(b, chunk, extent: int, unit: int):
+    """[lo, hi) of chunk t of T over range(extent), cut at multiples of unit."""
+    if chunk is None:
+        return c64(0), c64(extent)
+    t, n = chunk
+    units = -(-extent // unit)
+    lo = b.mul(b.udiv(b.mul(c64(units), t), n), c64(unit))
+    hi = b.mul(b.udiv(b.mul(c64(units), b.add(t, c64(1))), n), c64(unit))
+    return lo, _min(b, hi, extent)
+
+
+def _emit_threaded(cx, fname, body, nargs: int, nthreads: int):
+    """The kernel: chunks 1..T-1 on new threads, chunk 0 here, then join."""
+    m = cx.module
+    tramp = ir.Function(m, ir.FunctionType(T.PTR, [T.PTR]), name=fname + ".thread")
+    tramp.linkage = "internal"
+    tb = ir.IRBuilder(tramp.append_basic_block("entry"))
+    ctx = tramp.args[0]
+    targs = [tb.load(tb.gep(ctx, [c64(k)], source_etype=T.PTR), typ=T.PTR) for k in range(nargs)]
+    tid = tb.ptrtoint(tb.load(tb.gep(ctx, [c64(nargs)], source_etype=T.PTR), typ=T.PTR), T.I64)
+    tb.call(body, targs + [tid, c64(nthreads)])
+    tb.ret(ir.Constant(T.PTR, None))
+
+    fn = ir.Function(m, ir.FunctionType(T.VOID, [T.PTR] * nargs), name=fname)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    args = list(fn.args)
+    create = cx.declare("pthread_create", T.I32, [T.PTR, T.PTR, T.PTR, T.PTR])
+    join = cx.declare("pthread_join", T.I32, [T.I64, T.PTR])
+    stride = nargs + 1
+    ctxs = b.alloca(T.PTR, size=c64(nthreads * stride))
+    tids = b.alloca(T.I64, size=c64(nthreads))
+    started = []
+    for t in range(1, nthreads):
+        base = b.gep(ctxs, [c64(t * stride)], source_etype=T.PTR)
+        for k, a in enumerate(args):
+            b.store(a, b.gep(base, [c64(k)], source_etype=T.PTR))
+        b.store(b.inttoptr(c64(t), T.PTR), b.gep(base, [c64(nargs)], source_etype=T.PTR))
+        rc = b.call(create, [b.gep(tids, [c64(t)], source_etype=T.I64), ir.Constant(T.PTR, None), tramp, base])
+        ok = b.icmp_signed("==", rc, ir.Constant(T.I32, 0))
+        with b.if_then(b.not_(ok)):
+            b.call(body, args + [c64(t), c64(nthreads)])     # no thread: do it here
+        started.append((t, ok))
+    b.call(body, args + [c64(0), c64(nthreads)])
+    for t, ok in started:
+        with b.if_then(ok):
+            b.call(join, [b.load(b.gep(tids, [c64(t)], source_etype=T.I64), typ=T.I64),
+                          ir.Constant(T.PTR, None)])
+    b.ret_void()
+    return fn
+
+
+def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=(), chunk=None):
     dims = [d for d, n in enumerate(g.shape) if n != 1]
     coords = [c64(0)] * len(g.shape)
     last = len(g.shape) - 1
@@ -134,7 +226,8 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=()):
             return
         d = dims[k]
         inner = k == len(dims) - 1
-        with for_range(b, 0, g.shape[d], name=f"d{d}", metadata=md if inner else None) as i:
+        lo, hi = _chunk_range(b, chunk, g.shape[d], 1) if k == 0 else (0, g.shape[d])
+        with for_range(b, lo, hi, name=f"d{d}", metadata=md if inner else None) as i:
             coords[d] = i
             level(k + 1)
 
@@ -142,12 +235,14 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=()):
         outer = [d for d in dims if d not in (partner, last)]
         if k < len(outer):
             d = outer[k]
-            with for_range(b, 0, g.shape[d], name=f"d{d}") as i:
+            lo, hi = _chunk_range(b, chunk, g.shape[d], 1) if k == 0 else (0, g.shape[d])
+            with for_range(b, lo, hi, name=f"d{d}") as i:
                 coords[d] = i
                 tiles(k + 1)
             return
         # (partner, last) in tile x tile blocks; the last dim innermost and contiguous
-        with for_range(b, 0, g.shape[partner], step=tile, name=f"t{partner}") as ta:
+        lo, hi = _chunk_range(b, chunk, g.shape[partner], tile) if not outer else (0, g.shape[partner])
+        with for_range(b, lo, hi, step=tile, name=f"t{partner}") as ta:
             with for_range(b, 0, g.shape[last], step=tile, name=f"t{last}") as tb:
                 ea = _min(b, b.add(ta, c64(tile)), g.shape[partner])
                 eb = _min(b, b.add(tb, c64(tile)), g.shape[last])
