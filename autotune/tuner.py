@@ -149,7 +149,7 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
          args=None, *, objectives=("time",), budget: float = 0.2, trial_timeout: float | None = None,
          final_budget: float = 1.0, top_k: int = 3, pipeline: str | None = None, specs=None,
          rtol: float | None = None, atol: float | None = None, seed: int | None = None,
-         prune: bool = True, progress: bool = True, store: bool = True) -> TuningResult:
+         prune: bool = True, progress: bool = True, store: bool = True, callbacks=()) -> TuningResult:
     """Autotune `program` (StableHLO text, a .mlir path, a Module or a function with `specs`).
 
     trials: the study's total trial count (shared by every worker of a named study; exact).
@@ -159,6 +159,8 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
     worker process (a crash or hang fails the trial, not the caller). args: the inputs to
     check and measure on (default: random ones). objectives: ("time",) or ("time", "compile")
     or ("time", "memory") for a Pareto front. budget: seconds of measuring per trial.
+    callbacks: called as cb(study, frozen_trial) after each trial this call runs, in the
+    caller's thread (as Optuna's optimize(callbacks=...); a notebook's live plot uses it).
     """
     import optuna
     from optuna.storages._heartbeat import get_heartbeat_thread
@@ -229,6 +231,10 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
                         raise
                     study.tell(trial, values, state=state)
                 ran += 1
+                if callbacks:
+                    frozen = rdb.get_trial(trial._trial_id)
+                    for cb in callbacks:
+                        cb(study, frozen)
                 if bar is not None:
                     bar.update(1)
                     _postfix(bar, study, multi)
