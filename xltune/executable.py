@@ -56,12 +56,27 @@ class Executable:
             return outs[0]
         return tuple(outs)
 
+    # ---- measuring --------------------------------------------------------------------------------
+    def profile(self, *args, budget_s: float = 0.5):
+        """A DataFrame: whole-program time (median, IQR, noisy flag) and, where the backend's
+        runner offers per-kernel timing, one row per kernel. No args: random inputs."""
+        from .reports.profile import profile_frame
+        return profile_frame(self, args or None, budget_s=budget_s)
+
     # ---- display ----------------------------------------------------------------------------------
     def __repr__(self) -> str:
         sig = ", ".join(str(t) for t in self.param_types)
         res = ", ".join(str(t) for t in self.output_types)
         return (f"<xltune.Executable backend={self.backend} ({sig}) -> ({res}), "
                 f"{len(self.stages)} stages, config_source={self.stats.get('config_source')}>")
+
+    def _repr_pretty_(self, p, cycle):
+        from .reports.summary import Summary
+        p.text(repr(self) if cycle else Summary(self).text())
+
+    def _repr_html_(self) -> str:
+        from .reports.summary import Summary
+        return Summary(self).html()
 
 
 def output_arity(t) -> int:
