@@ -63,7 +63,7 @@ def optimize(module: Module, backend, config: Config, stages: dict, stats: dict,
     if not backend.runs_passes:
         return module
     from .passes import run_pipeline
-    return run_pipeline(module, pipeline or backend.default_pipeline, config, stages, stats,
+    return run_pipeline(module, backend.default_pipeline if pipeline is None else pipeline, config, stages, stats,
                         verify=verify_between_passes())
 
 
@@ -107,7 +107,7 @@ def knobs(program, backend: str = "cpu", *, specs=None, pipeline: str | None = N
         return []
     from .passes import pipeline_knobs, run_pipeline
     cfg = as_config(config)
-    spec = pipeline or be.default_pipeline
+    spec = be.default_pipeline if pipeline is None else pipeline
     found = list(pipeline_knobs(module, spec, cfg))
     fused = run_pipeline(module, spec, cfg, {}, {}, verify=False)
     found.extend(be.knobs(fused))

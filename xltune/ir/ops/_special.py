@@ -5,7 +5,12 @@ Functions here take and return f64/c128 arrays unless they say otherwise; the ca
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as sc
+
+
+def _sc():
+    # scipy.special costs ~0.25 s to import; only programs using special functions pay it
+    import scipy.special
+    return scipy.special
 
 from .. import dtypes as D
 from . import _num as N
@@ -45,42 +50,42 @@ def sinh_chlo(x, dt: D.DType):
 
 
 def erf(x):
-    return sc.erf(x)
+    return _sc().erf(x)
 
 
 def erfc(x):
-    return sc.erfc(x)
+    return _sc().erfc(x)
 
 
 def erf_inv(x):
-    return sc.erfinv(x)
+    return _sc().erfinv(x)
 
 
 def lgamma(x):
     # log|Gamma(x)|; poles (non-positive integers) give +inf
-    return sc.gammaln(x)
+    return _sc().gammaln(x)
 
 
 def digamma(x):
-    y = sc.psi(x)
+    y = _sc().psi(x)
     # XLA: digamma at non-positive integers is NaN
     pole = (x <= 0) & (x == np.floor(x))
     return np.where(pole, np.nan, y)
 
 
 def bessel_i1e(x):
-    return sc.i1e(x)
+    return _sc().i1e(x)
 
 
 def polygamma(n, x):
     n_int = (n == np.floor(n)) & (n >= 0)
     safe_n = np.where(n_int, n, 0)
-    y = np.where(safe_n == 0, digamma(x), sc.polygamma(safe_n.astype(np.int64), x))
+    y = np.where(safe_n == 0, digamma(x), _sc().polygamma(safe_n.astype(np.int64), x))
     return np.where(n_int, y, np.nan)
 
 
 def zeta(x, q):
-    return sc.zeta(x, q)
+    return _sc().zeta(x, q)
 
 
 def next_after(x: np.ndarray, y: np.ndarray, dt: D.DType) -> np.ndarray:
