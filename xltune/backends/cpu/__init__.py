@@ -7,7 +7,7 @@
     cache     objcache               keyed by (IR, triple, CPU, features, versions)
     run       runtime.CpuRunner      pointer table + ctypes, interpreter for fallbacks
 
-Stages added: "schedule" (the plan), "llvm" (optimized IR), "asm". Stats added: "kernels",
+Stages added: "schedule" (the plan), "llvm" (optimized IR), "asm". Stats added: "native_kernels",
 "fallback_ops", "object_cache" ("hit"/"miss"/"off"), "llvm_seconds", "codegen_seconds".
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ class CpuBackend:
             except KernelNotLowerable as e:
                 demote(plan, e.step, e.reason)
         stages["schedule"] = plan.text()
-        stats["kernels"] = len(plan.kernels)
+        stats["native_kernels"] = len(plan.kernels)
         stats["fallback_ops"] = len(plan.fallbacks)
         if plan.fallbacks:
             stats["fallbacks"] = [f"{s.inst.ref} ({s.inst.opcode}): {s.reason}" for s in plan.fallbacks]
