@@ -120,14 +120,18 @@ class XlaMagics(Magics):
             plot = LivePlot(f"{opts.name}: autotuning ({entry.backend})")
             plot.start()
         result = tune(entry.program, backend=entry.backend, trials=opts.trials, timeout=opts.timeout,
-                      storage=opts.storage, study_name=opts.study, sampler=opts.sampler,
+                      storage=_unquote(opts.storage), study_name=_unquote(opts.study), sampler=opts.sampler,
                       isolate=not opts.no_isolate, args=args, budget=opts.budget,
                       final_budget=opts.final_budget, pipeline=entry.pipeline, seed=opts.seed,
                       progress=not opts.quiet, callbacks=[plot] if plot is not None else ())
         if plot is not None:
             plot.finish(result)
-        tuned = xltune.compile(entry.program, backend=entry.backend, config=result.best_config,
-                               pipeline=entry.pipeline)
+        # the stored tuned Config, found the way any later compile finds it ("tuned"); explicit
+        # when the store is off (XLTUNE_NO_TUNED) or holds another study's choice
+        tuned = xltune.compile(entry.program, backend=entry.backend, pipeline=entry.pipeline)
+        if tuned.config != result.best_config:
+            tuned = xltune.compile(entry.program, backend=entry.backend, config=result.best_config,
+                                   pipeline=entry.pipeline)
         entry.exe, entry.tuning, entry.timing = tuned, result, None
         self.shell.user_ns[opts.name] = tuned
         knobs = xltune.knobs(entry.program, backend=entry.backend, pipeline=entry.pipeline,
@@ -154,7 +158,7 @@ class XlaMagics(Magics):
         report = performance_report(entry.exe, opts.name, args, tuning=entry.tuning, budget_s=opts.budget,
                                     interpreter=not opts.no_interpreter, xla=not opts.no_xla)
         if opts.html:
-            path = report.save(opts.html)
+            path = report.save(_unquote(opts.html))
             report.add("file", f"<div>written to <code>{path}</code></div>", f"written to {path}")
         return report
 
@@ -179,6 +183,7 @@ class XlaMagics(Magics):
         return entry
 
     def _config(self, text: str | None) -> Config | None:
+        text = _unquote(text)
         if text is None:
             return None
         ns = self.shell.user_ns
@@ -190,10 +195,18 @@ class XlaMagics(Magics):
             raise UsageError(f"--config: not JSON ({e.msg} at column {e.colno}) and not a variable: {text!r}") from None
 
     def _args(self, expr: str | None):
+        expr = _unquote(expr)
         if expr is None:
             return None
         value = self.shell.ev(expr)
         return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def _unquote(text: str | None) -> str | None:
+    """IPython splits magic lines without removing quotes: '{"a": 1}' arrives quoted."""
+    if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
 
 
 def _bind_name(name: str) -> str:

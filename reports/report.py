@@ -105,7 +105,7 @@ def performance_report(exe, name: str = "exe", args=None, *, tuning=None, budget
     line = summarize_timing(timing)
     h, t = _frame_section(_timing_view(timing))
     fh, ft = _figure(rep, "timing", timing_figure(timing, f"{name}: median time per call"), "timing")
-    rep.add("timing", f"<div>{H.esc(line)}</div>{h}{fh}", f"{line}\n{t}")
+    rep.add("timing", f"<div>{H.esc(line)}</div>{h}{fh}", f"{line}\n{t}\n{ft}")
 
     bw, noisy = machine_copy_bandwidth()
     bwf = bandwidth_frame(timing, bw)
@@ -131,7 +131,7 @@ def performance_report(exe, name: str = "exe", args=None, *, tuning=None, budget
         view = tf.drop(columns=["config"]) if "config" in tf else tf
         h, t = _frame_section(view)
         head = "".join(f"<div>{H.esc(l)}</div>" for l in lines)
-        rep.add("tuning history", head + fh + H.details(f"{len(tf)} trials", h), "\n".join(lines) + "\n" + t)
+        rep.add("tuning history", head + fh + H.details(f"{len(tf)} trials", h), "\n".join(lines + [ft, t]))
     elif lines:
         rep.add("tuning history", "".join(H.note(l) for l in lines), "\n".join(lines))
 

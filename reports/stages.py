@@ -17,7 +17,15 @@ STAGE_TITLES = {
     "llvm": "LLVM IR",
     "asm": "machine code",
     "ptx": "PTX",
+    "dce": "after dead-code elimination",
+    "cse": "after common-subexpression elimination",
+    "constant-folding": "after constant folding",
+    "algebraic": "after algebraic simplification",
 }
+
+
+def stage_title(name: str) -> str:
+    return STAGE_TITLES.get(name, f"after the {name} pass")
 
 
 def clip(text: str, max_lines: int = MAX_LINES, max_chars: int = MAX_CHARS) -> tuple[str, int]:
@@ -34,9 +42,7 @@ def clip(text: str, max_lines: int = MAX_LINES, max_chars: int = MAX_CHARS) -> t
 
 def _panel(name: str, text: str, owner: str, max_lines: int) -> str:
     body, left = clip(text, max_lines)
-    parts = []
-    if name in STAGE_TITLES:
-        parts.append(H.note(f"{STAGE_TITLES[name]} — {len(text.splitlines())} lines"))
+    parts = [H.note(f"{stage_title(name)} — {len(text.splitlines())} lines")]
     parts.append(H.pre(body) if text.strip() else H.note("(empty: this stage produced no text)"))
     if left:
         parts.append(H.note(f"… {left} more lines: {owner}.stages[{name!r}] has the full text"))
@@ -56,5 +62,5 @@ def stages_text(exe) -> str:
     out = []
     for name, text in exe.stages.items():
         n = len(text.splitlines())
-        out.append(f"  {name:<11} {n:>6} lines  {STAGE_TITLES.get(name, '')}")
+        out.append(f"  {name:<16} {n:>6} lines  {stage_title(name)}")
     return "\n".join(out)

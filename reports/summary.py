@@ -49,9 +49,9 @@ def headline(exe) -> str:
 class Summary:
     """A compiled program for display: header, stages in tabs, and (optionally) a timing table."""
 
-    def __init__(self, exe, name: str = "exe", timing=None, notes=(), title: str | None = None):
+    def __init__(self, exe, name: str | None = None, timing=None, notes=(), title: str | None = None):
         self.exe = exe
-        self.name = name
+        self.name = name or getattr(exe.module, "name", None) or "exe"
         self.timing = timing
         self.notes = list(notes)
         self.title = title
