@@ -224,12 +224,19 @@ def tune(program, backend: str = "cpu", trials: int = 40, timeout: float | None 
                     try:
                         state, values = _run_trial(trial, space, runner, trial_timeout, worker,
                                                    prune and not multi, cols)
+                        study.tell(trial, values, state=state)
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        # another worker failed it: our heartbeats stopped for longer than the
+                        # grace period (a long stall holding the GIL, say); the study goes on
+                        log.warning("trial %d was closed by another worker before it finished", trial.number)
                     except BaseException as e:  # fail this trial rather than leave it running
                         why = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
-                        trial.set_user_attr("reason", S.scrub(why, url))
-                        study.tell(trial, state=TrialState.FAIL)
+                        try:
+                            trial.set_user_attr("reason", S.scrub(why, url))
+                            study.tell(trial, state=TrialState.FAIL)
+                        except optuna.exceptions.UpdateFinishedTrialError:
+                            pass
                         raise
-                    study.tell(trial, values, state=state)
                 ran += 1
                 if callbacks:
                     frozen = rdb.get_trial(trial._trial_id)
