@@ -148,3 +148,17 @@ def test_bad_arguments():
         tune(F.PROGRAM, backend="interpreter", trials=2, progress=False)
     with pytest.raises(TuningError, match="sampler"):
         _tune(sampler="simulated-annealing")
+
+
+def test_callbacks_see_every_trial_in_the_callers_thread():
+    import threading
+    seen = []
+    main = threading.get_ident()
+
+    def cb(study, trial):
+        seen.append((trial.number, trial.state.name, threading.get_ident() == main))
+
+    res = _tune(trials=5, callbacks=[cb])
+    assert [n for n, _, _ in seen] == list(range(5))
+    assert all(in_main for _, _, in_main in seen)
+    assert [s for _, s, _ in seen] == list(res.trials.sort_values("number")["state"])
