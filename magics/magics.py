@@ -81,7 +81,7 @@ class XlaMagics(Magics):
         try:
             entry.timing = timing_frame(entry.exe, entry.args, budget_s=budget, xla=xla)
         except XltuneError as e:  # e.g. a parameter random inputs cannot be made for
-            return [f"timing skipped: {e} (give --args)"]
+            return [f"timing skipped: {e}"]
         return []
 
     # ---- %xla_tune --------------------------------------------------------------------------------

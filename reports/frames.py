@@ -90,6 +90,12 @@ def default_args(exe, seed: int = 0) -> list:
     """Random inputs for exe: argument i from numpy.random.default_rng(seed + i), as the autotuner
     and `xltune tune` make them (so a tuned time and a notebook time are taken on alike data)."""
     from xltune.autotune.evaluate import make_inputs
+    from xltune.errors import ArgumentError
+    from xltune.ir.types import TensorType
+    for i, (n, t) in enumerate(zip(exe.param_names, exe.param_types)):
+        if not isinstance(t, TensorType):
+            raise ArgumentError(f"argument {i} (%{n}) has type {t}: random inputs are made for tensors "
+                                f"only; give the inputs (args=, or --args in a magic)")
     return make_inputs(exe.module, seed)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xltune.errors import XltuneError
 from xltune.measure import format_seconds
 
 from . import html as H
@@ -80,7 +81,6 @@ def performance_report(exe, name: str = "exe", args=None, *, tuning=None, budget
                        interpreter: bool = True, xla: bool = True, history: bool = True) -> Report:
     """Build the report. tuning: a TuningResult (or a trials DataFrame) for the history section;
     None looks for the stored tuning of this program when its Config came from the tuned cache."""
-    from .profile import profile_frame
     rep = Report(f"xltune performance report: {name}")
 
     info = (f"backend {exe.backend}\nsignature {signature(exe)}\n{headline(exe)}\n"
@@ -99,9 +99,37 @@ def performance_report(exe, name: str = "exe", args=None, *, tuning=None, budget
     if log is not None:
         rep.add("fusion log", H.pre(log) if log.strip() else H.note("(no fusion decisions)"), log)
 
-    timing = timing_frame(exe, args, budget_s=budget_s, interpreter=interpreter, xla=xla)
-    rep.frames["timing"] = timing
+    try:
+        timing = timing_frame(exe, args, budget_s=budget_s, interpreter=interpreter, xla=xla)
+    except XltuneError as e:  # e.g. no random inputs for a token parameter: the rest still stands
+        why = f"timing skipped: {e}"
+        rep.add("timing", H.note(why), why)
+        timing = None
+    if timing is not None:
+        _timing_sections(rep, exe, name, timing, args, budget_s)
+
+    trials, default_s, lines = _tuning_source(exe, tuning, history)
+    if trials is not None:
+        tf = tuning_frame(trials)
+        rep.frames["tuning"] = tf
+        cap = tuning_caption(trials, default_s)
+        fh, ft = _figure(rep, "tuning", tuning_figure(trials, default_s), cap)
+        view = tf.drop(columns=["config"]) if "config" in tf else tf
+        h, t = _frame_section(view)
+        head = "".join(f"<div>{H.esc(l)}</div>" for l in lines)
+        rep.add("tuning history", head + fh + H.details(f"{len(tf)} trials", h), "\n".join(lines + [ft, t]))
+    elif lines:
+        rep.add("tuning history", "".join(H.note(l) for l in lines), "\n".join(lines))
+
+    rep.add("stages", stages_html(exe, owner=name, max_lines=2000), stages_text(exe))
+    return rep
+
+
+def _timing_sections(rep: Report, exe, name: str, timing, args, budget_s: float):
+    """Timing, achieved bandwidth and (where offered) per-kernel time."""
+    from .profile import profile_frame
     from .summary import _timing_view
+    rep.frames["timing"] = timing
     line = summarize_timing(timing)
     h, t = _frame_section(_timing_view(timing))
     fh, ft = _figure(rep, "timing", timing_figure(timing, f"{name}: median time per call"), "timing")
@@ -121,22 +149,6 @@ def performance_report(exe, name: str = "exe", args=None, *, tuning=None, budget
         rep.frames["profile"] = prof
         h, t = _frame_section(prof)
         rep.add("per-kernel time", h + H.note(prof.attrs.get("note", "")), t)
-
-    trials, default_s, lines = _tuning_source(exe, tuning, history)
-    if trials is not None:
-        tf = tuning_frame(trials)
-        rep.frames["tuning"] = tf
-        cap = tuning_caption(trials, default_s)
-        fh, ft = _figure(rep, "tuning", tuning_figure(trials, default_s), cap)
-        view = tf.drop(columns=["config"]) if "config" in tf else tf
-        h, t = _frame_section(view)
-        head = "".join(f"<div>{H.esc(l)}</div>" for l in lines)
-        rep.add("tuning history", head + fh + H.details(f"{len(tf)} trials", h), "\n".join(lines + [ft, t]))
-    elif lines:
-        rep.add("tuning history", "".join(H.note(l) for l in lines), "\n".join(lines))
-
-    rep.add("stages", stages_html(exe, owner=name, max_lines=2000), stages_text(exe))
-    return rep
 
 
 def _tuning_source(exe, tuning, history: bool):

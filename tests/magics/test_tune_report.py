@@ -111,3 +111,16 @@ def test_interpreter_programs_cannot_be_tuned(shell):
     shell.run_cell_magic("xla", "-q -b interpreter --name si", SOFTMAX)
     with pytest.raises(UsageError, match="nothing to tune"):
         shell.run_line_magic("xla_tune", "si")
+
+
+def test_report_reads_the_stored_history_of_a_tuned_config(tuned):
+    """A later compile of the same program picks the stored tuned Config up; its report reads
+    the study back from the storage (as in a new session)."""
+    shell, _, summary, _ = tuned
+    shell.run_cell_magic("xla", "-q --name again", SOFTMAX)
+    again = shell.user_ns["again"]
+    assert again.stats["config_source"] == "tuned" and again.config == summary.result.best_config
+    report = shell.run_line_magic("xla_report", "again --budget 0.02 --no-xla --no-interpreter")
+    history = [s for s in report.sections if s.title == "tuning history"]
+    assert history and summary.result.study_name in history[0].text
+    assert list(report.frames["tuning"]["number"]) == [0, 1, 2, 3]

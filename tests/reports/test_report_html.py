@@ -115,3 +115,13 @@ def test_profile_per_kernel_hook(exe):
 def test_profile_checks_arguments(exe):
     with pytest.raises(xltune.ArgumentError):
         exe.profile(np.ones((3,), np.float32), budget_s=0.01)
+
+
+def test_report_without_random_inputs_says_why():
+    exe = xltune.compile("func.func @main(%t: !stablehlo.token, %a: tensor<4xf32>) -> tensor<4xf32> {\n"
+                         "  %0 = stablehlo.add %a, %a : tensor<4xf32>\n  return %0 : tensor<4xf32>\n}\n",
+                         backend="interpreter")
+    rep = reports.performance_report(exe, "tok", budget_s=0.01)
+    timing = [s for s in rep.sections if s.title == "timing"][0]
+    assert "timing skipped: argument 0 (%t) has type !stablehlo.token" in timing.text
+    assert "stages" in [s.title for s in rep.sections]
