@@ -1,7 +1,7 @@
 """xltune.reports: DataFrames, matplotlib figures and HTML reports from measurements.
 
     stats_frame(exe), passes_frame(exe), timing_frame(exe, args), bandwidth_frame(timing)
-    tuning_frame(result), tuning_figure(result), bench_figure(df), timing_figure(timing)
+    tuning_frame(result), tuning_figure(result), bench_figure(df or bench --json path), timing_figure(timing)
     stages_html(exe), Summary(exe, name, timing), profile_frame(exe, args)
     performance_report(exe, name, args, tuning=result).save("report.html")
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .figures import FigureView, bench_figure, figure_png, timing_figure, tuning_caption, tuning_figure
 from .frames import (bandwidth_frame, default_args, machine_copy_bandwidth, min_bytes, passes_frame,
-                     stats_frame, summarize_timing, timing_frame, tuning_frame)
+                     read_bench, stats_frame, summarize_timing, timing_frame, tuning_frame)
 from .profile import profile_frame
 from .report import Report, performance_report, write_html
 from .stages import stages_html, stages_text
@@ -19,5 +19,5 @@ from .summary import Summary
 
 __all__ = ["FigureView", "bench_figure", "figure_png", "timing_figure", "tuning_caption", "tuning_figure",
            "bandwidth_frame", "default_args", "machine_copy_bandwidth", "min_bytes", "passes_frame",
-           "stats_frame", "summarize_timing", "timing_frame", "tuning_frame", "profile_frame", "Report",
+           "read_bench", "stats_frame", "summarize_timing", "timing_frame", "tuning_frame", "profile_frame", "Report",
            "performance_report", "write_html", "stages_html", "stages_text", "Summary"]

@@ -7,10 +7,11 @@ backend (including none) works.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 
-from .frames import trials_of, tuning_frame
+from .frames import read_bench, trials_of, tuning_frame
 
 
 def _unit(seconds: float) -> tuple[float, str]:
@@ -118,10 +119,14 @@ def tuning_caption(result, default_s: float | None = None) -> str:
 
 
 def bench_figure(df, title: str | None = None):
-    """`xltune bench` results: speed against XLA (or the interpreter) per workload, and the
-    achieved share of the machine's copy bandwidth."""
+    """`xltune bench` results (its DataFrame, or the path of its --json file): speed against
+    XLA (or the interpreter) per workload, and the achieved share of the machine's copy bandwidth."""
     from matplotlib.figure import Figure
 
+    if isinstance(df, (str, Path)):  # the file `xltune bench --json OUT` wrote
+        df, summary = read_bench(df)
+        if title is None and "copy_bw_GBps" in summary:
+            title = f"xltune bench ({summary.get('backend', '')}, copy bandwidth {summary['copy_bw_GBps']:.1f} GB/s)"
     if df is None or len(df) == 0 or "workload" not in df:
         raise ValueError("bench_figure needs the DataFrame `xltune bench` produces (a 'workload' column)")
     ok = df[df["xltune_s"].notna()] if "xltune_s" in df else df.iloc[0:0]

@@ -206,3 +206,17 @@ def tuning_frame(result):
     times = pd.to_numeric(df["time_s"], errors="coerce") if "time_s" in df else pd.Series(np.nan, index=df.index)
     out.insert(4, "best_so_far_s", times.cummin().ffill() if times.notna().any() else times)
     return out
+
+
+def read_bench(path):
+    """`xltune bench --json OUT`'s file as (rows DataFrame, summary dict)."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+    from xltune.errors import XltuneError
+    try:
+        data = json.loads(Path(path).read_text())
+        return pd.DataFrame(data["rows"]), dict(data.get("summary", {}))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise XltuneError(f"{path}: not an `xltune bench --json` file ({type(e).__name__}: {e})") from None

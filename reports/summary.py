@@ -31,7 +31,8 @@ def headline(exe) -> str:
     st = exe.stats
     parts = []
     if "ops_before" in st:
-        parts.append(f"{st['ops_before']} ops -> {st.get('ops_after', '?')}")
+        n = st["ops_before"]
+        parts.append(f"{n} op{'s' if n != 1 else ''} -> {st.get('ops_after', '?')} after the passes")
     if "kernels" in st:
         k = f"{st['kernels']} kernel{'s' if st['kernels'] != 1 else ''}"
         if st.get("fallback_ops"):

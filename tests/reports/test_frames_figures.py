@@ -152,3 +152,31 @@ def test_timing_figure(exe):
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["xltune (cpu)", "interpreter"]
     assert "median time per call" in ax.get_xlabel()
+
+
+def test_bench_figure_reads_what_the_bench_suite_writes():
+    """Rows from the real `xltune bench` code (one tiny workload, tiny budgets), not a mock-up."""
+    from xltune.bench.suite import BenchOptions, bench_workload
+    from xltune.bench.workloads import load_suite
+    (w,) = load_suite(None, only=["tiny_add"])
+    opts = BenchOptions(budget_s=0.02, interpreter_budget_s=0.02, progress=False)
+    df = pd.DataFrame([bench_workload(w, opts, copy_bw=10e9)])
+    fig = reports.bench_figure(df)
+    ax1, ax2 = fig.axes
+    assert [t.get_text() for t in ax1.get_yticklabels()] == [f"tiny_add ({w.size})" if w.size else "tiny_add"]
+    assert len(ax1.patches) == 1 and ax1.patches[0].get_width() > 0
+    assert len(ax2.patches) == 1
+
+
+def test_bench_figure_from_a_bench_json_file(tmp_path):
+    import json
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"summary": {"copy_bw_GBps": 12.5, "backend": "cpu"},
+                                "rows": json.loads(bench_df().to_json(orient="records"))}))
+    fig = reports.bench_figure(path)
+    assert "12.5 GB/s" in fig.get_suptitle()
+    df, summary = reports.read_bench(path)
+    assert len(df) == 3 and summary["backend"] == "cpu"
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(xltune.XltuneError, match="not an `xltune bench --json` file"):
+        reports.read_bench(tmp_path / "bad.json")
