@@ -63,6 +63,22 @@ class HostTarget:
         self._jit = None
         self._lib_ids = itertools.count()
 
+    # ---- vector unit --------------------------------------------------------------------------
+    @cached_property
+    def vector_bits(self) -> int:
+        """Width of the widest SIMD registers explicit vector code should use."""
+        feats = set(self.features.split(","))
+        if "+avx512f" in feats:
+            return 512
+        if "+avx" in feats or "+avx2" in feats:
+            return 256
+        return 128
+
+    @cached_property
+    def vector_registers(self) -> int:
+        """How many of those registers there are (x86-64: 32 with AVX-512, else 16)."""
+        return 32 if "+avx512f" in self.features.split(",") else 16
+
     # ---- identity ---------------------------------------------------------------------------
     @cached_property
     def cache_identity(self) -> str:
@@ -107,13 +123,17 @@ class HostTarget:
             return Compiled(object_image=bytes(obj), optimized_ir=optimized, asm=asm)
 
     # ---- loading --------------------------------------------------------------------------------
-    def load(self, object_image: bytes, symbols: list[str]) -> "LoadedLibrary":
-        """Link an object image into the process-wide JIT; returns the symbols' addresses."""
+    def load(self, object_image: bytes, symbols: list[str], imports: dict[str, int] | None = None) -> "LoadedLibrary":
+        """Link an object image into the process-wide JIT; returns the symbols' addresses.
+        imports: addresses for external names the object calls that the process does not
+        export (e.g. a BLAS loaded RTLD_LOCAL)."""
         with self._lock:
             if self._jit is None:
                 self._jit = llvm.create_lljit_compiler(self.machine)
             name = f"xltune_lib_{next(self._lib_ids)}"
             builder = llvm.JITLibraryBuilder().add_object_img(object_image).add_current_process()
+            for s, addr in (imports or {}).items():
+                builder.import_symbol(s, addr)
             for s in symbols:
                 builder.export_symbol(s)
             try:

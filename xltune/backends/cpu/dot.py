@@ -1,0 +1,481 @@
+"""CPU dot kernels: a `library` fusion (one dot_general, possibly with an elementwise epilogue)
+or a lone dot_general becomes one native kernel, in one of two ways (knob `cpu.<kernel>.dot`):
+
+- `gemm`: the tiled GEMM of `xltune/codegen/gemm.py` (packing, a register-blocked micro-kernel
+  with the target's vector width, MC/KC/NC cache blocks, threads over batch/M/N blocks). The
+  epilogue (bias add, activation...) is applied to each finished accumulator tile before it is
+  stored, so the product never goes through memory.
+- `blas`: the OpenBLAS call (`blas.py`), one per batch element, from native code; the epilogue
+  then runs as a loop kernel over the product (in place in the output when it can).
+
+Kernel layout (the argument convention of loop kernels): `void @k<N>.<name>(ptr noalias ...)`,
+region parameter k at args[param_arg[k]], output k at args[output_arg[k]]. With threads the work
+is split by `_Split` (batch when there are enough products, else rows or columns) and each
+thread runs the same GEMM over its box with its own packing buffers (heap, per call).
+
+Complex dots run one product at a time in the element type (the interpreter's rounding). Every
+value of every knob computes the interpreter's answer (tests/backends/test_cpu_dot*.py).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ...codegen import lltypes as T
+from ...codegen.context import CodegenContext, EmitOptions
+from ...codegen.elemental import unsupported_in_region, uses_approx_math
+from ...codegen.gemm import (Contraction, GemmEmitter, Tiles, accumulator, contraction, emit_naive,
+                             from_acc)
+from ...codegen.indexing import Index, c64, delinearize
+from ...codegen.kernel import OutputGroup, emit_element
+from ...codegen.loops import for_range
+from ...config import Config, Knob
+from ...ir.module import Computation, Instruction
+from . import blas
+from .kernels import (THREADS, KernelFamily, LoopKernelKnobs, chunk_range, emit_loop_kernel, emit_threaded,
+                      host_threads)
+
+CONTRACTIONS = ("dot_general", "dot")
+LIBRARY_OPS = CONTRACTIONS + ("convolution",)
+
+# micro-tiles "<rows>x<vectors>": rows of A broadcast per k, vectors of B (lanes wide) per k.
+# The accumulators (rows x vectors) plus the B vectors and a broadcast must fit the registers.
+MICRO = ("6x4", "8x3", "12x2", "14x1", "4x4", "6x2", "4x2", "8x1", "4x1")
+MC = (24, 48, 96, 192, 384)
+KC = (64, 128, 256, 512, 1024)
+NC = (256, 1024, 4096, 16384)
+DOT = ("gemm", "blas")
+MATH = ("approx", "libm")
+THREADS_KNOB_MIN_FLOPS = 1 << 18       # below this a dot is not worth a thread
+THREADS_DEFAULT_MIN_FLOPS = 1 << 22    # from here the default uses every core
+BLAS_DEFAULT_MIN_FLOPS = 1 << 62       # the tiled GEMM matches OpenBLAS here: see docs/cpu-backend.md
+
+
+# ---- what a dot kernel computes ------------------------------------------------------------------------
+@dataclass
+class DotInfo:
+    comp: Computation          # the kernel's region
+    dot: Instruction           # the contraction in it
+    lhs: int                   # region parameter numbers of its operands
+    rhs: int
+    con: Contraction
+    epilogue: Computation      # the region with the dot replaced by a parameter (`dot_param`)
+    dot_param: Instruction
+    has_epilogue: bool         # anything besides storing the product
+
+    @property
+    def out_dt(self):
+        return self.dot.dtype
+
+    @property
+    def lhs_dt(self):
+        return self.dot.operands[0].dtype
+
+    @property
+    def rhs_dt(self):
+        return self.dot.operands[1].dtype
+
+
+def dot_numbers(dot: Instruction):
+    """(lb, rb, lc, rc) of a dot_general or legacy dot."""
+    if dot.opcode == "dot":
+        return (), (), (len(dot.operands[0].shape) - 1,), (0,)
+    dn = dot.attrs["dot_dimension_numbers"]
+    return (dn.lhs_batching_dimensions, dn.rhs_batching_dimensions, dn.lhs_contracting_dimensions,
+            dn.rhs_contracting_dimensions)
+
+
+def analyze(comp: Computation) -> DotInfo | str:
+    """The dot kernel for a region, or why there is none."""
+    libs = [i for i in comp.instructions if i.opcode in LIBRARY_OPS]
+    if len(libs) != 1:
+        return f"a library kernel needs exactly one contraction, found {len(libs)}"
+    dot = libs[0]
+    if dot.opcode == "convolution":
+        return "convolution has no native kernel yet"
+    for o in dot.operands:
+        if o.opcode != "parameter" or o.parent is not comp:
+            return f"operand {o.ref} of {dot.ref} is not a kernel parameter"
+    for o in list(dot.operands) + [dot]:
+        if not T.supported_dtype(o.dtype):
+            return f"element type {o.dtype} has no native lowering"
+    epi, p = _epilogue(comp, dot)
+    reason = unsupported_in_region(epi)
+    if reason:
+        return reason
+    lhs, rhs = dot.operands
+    con = contraction(lhs.shape, rhs.shape, *dot_numbers(dot))
+    has_epi = not (len(epi.outputs) == 1 and epi.outputs[0] is p)
+    return DotInfo(comp, dot, lhs.attrs["index"], rhs.attrs["index"], con, epi, p, has_epi)
+
+
+def _epilogue(comp: Computation, dot: Instruction) -> tuple[Computation, Instruction]:
+    mapping: dict = {}
+    epi = comp.clone(name=f"{comp.name}.epilogue", mapping=mapping)
+    d = mapping[dot]
+    p = epi.add_parameter(dot.type, name="product")
+    epi.replace(d, p)
+    return epi, p
+
+
+def _wrap(inst: Instruction) -> Computation:
+    comp = Computation(f"{inst.name}.kernel")
+    ps = [comp.add_parameter(o.type, name=f"p{k}") for k, o in enumerate(inst.operands)]
+    comp.set_outputs([comp.add(inst.opcode, ps, inst.type, dict(inst.attrs), name=inst.name, loc=inst.loc)])
+    return comp
+
+
+def claim(inst: Instruction):
+    """KernelFamily.claim: library fusions and lone contractions."""
+    if inst.opcode == "fusion":
+        if inst.attrs.get("kind") != "library" or not inst.regions:
+            return None
+        comp = inst.regions[0]
+    elif inst.opcode in LIBRARY_OPS:
+        if inst.multi or not hasattr(inst.type, "shape"):
+            return None, f"'{inst.opcode}' with several results"
+        comp = _wrap(inst)
+    else:
+        return None
+    info = analyze(comp)
+    if isinstance(info, str):
+        return None, info
+    return comp, ""
+
+
+# ---- knobs ----------------------------------------------------------------------------------------------
+@dataclass
+class DotKnobs:
+    dot: str = "gemm"
+    threads: int = 1
+    micro: str = "6x4"
+    mc: int = 96
+    kc: int = 256
+    nc: int = 4096
+    math: str = "approx"
+
+
+def vector_lanes(info: DotInfo) -> int:
+    from .llvm_target import host
+    acc = accumulator(info.out_dt)
+    return max(1, host().vector_bits // (8 * acc.nbytes)) if acc is not None else 1
+
+
+def _registers() -> int:
+    from .llvm_target import host
+    return host().vector_registers
+
+
+def micro_choices() -> tuple[str, ...]:
+    regs = _registers()
+    ok = []
+    for m in MICRO:
+        rows, vecs = map(int, m.split("x"))
+        if rows * vecs + vecs + 1 <= regs:
+            ok.append(m)
+    return tuple(ok)
+
+
+def default_micro(info: DotInfo, choices) -> str:
+    """The widest tile the columns fill: four vectors of B when N allows, fewer for narrow N."""
+    lanes = vector_lanes(info)
+    want = max(1, min(4, -(-info.con.N // lanes)))
+    for m in choices:        # MICRO is ordered by preference
+        if int(m.split("x")[1]) <= want:
+            return m
+    return choices[-1]
+
+
+def blas_layout(info: DotInfo) -> str | None:
+    """None when the BLAS can compute this dot in place; else why not."""
+    dt = info.out_dt
+    if dt.name not in ("f32", "f64") or info.lhs_dt != dt or info.rhs_dt != dt:
+        return f"BLAS takes f32/f64 operands of the result's type, not {info.lhs_dt} x {info.rhs_dt} -> {dt}"
+    con = info.con
+    if min(con.B, con.M, con.N, con.K) == 0:
+        return "an empty product"
+    if _blas_operand(con.a_m, con.a_k) is None or _blas_operand(con.b_k, con.b_n) is None:
+        return "an operand is not a strided matrix (rows or columns are not one stride each)"
+    if not blas.available():
+        return blas.unavailable()
+    return None
+
+
+def _blas_operand(rows, cols) -> tuple[bool, int] | None:
+    """(transposed, leading dimension) of a row-major-addressed BLAS operand of logical shape
+    rows x cols, given each axis' stride; None when no (trans, ld) pair describes it."""
+    r, c = rows.stride, cols.stride
+    if r is None or c is None:
+        return None
+    R, C = rows.extent, cols.extent
+    if (c == 1 or C == 1) and (R == 1 or r >= max(1, C)):
+        return False, max(r if R > 1 else C, 1)
+    if (r == 1 or R == 1) and (C == 1 or c >= max(1, R)):
+        return True, max(c if C > 1 else R, 1)
+    return None
+
+
+def dot_knobs(name: str, comp: Computation) -> list[Knob]:
+    info = analyze(comp)
+    if isinstance(info, str):
+        return []
+    owner = "cpu.dot"
+    ks = []
+    flops = info.con.flops
+    gemm = accumulator(info.out_dt) is not None
+    if gemm and blas_layout(info) is None:
+        ks.append(Knob(f"cpu.{name}.dot", DOT, "blas" if flops >= BLAS_DEFAULT_MIN_FLOPS else "gemm",
+                       "the product through xltune's tiled GEMM (epilogue fused) or an OpenBLAS call", owner))
+    if flops >= THREADS_KNOB_MIN_FLOPS:
+        ks.append(Knob(f"cpu.{name}.threads", THREADS,
+                       host_threads() if flops >= THREADS_DEFAULT_MIN_FLOPS else 1,
+                       "threads sharing the product (split over batch, rows or columns)", owner))
+    if gemm and info.con.K > 0 and info.con.M * info.con.N * info.con.B > 0:
+        choices = micro_choices()
+        ks += [
+            Knob(f"cpu.{name}.micro", choices, default_micro(info, choices),
+                 "GEMM micro-tile: rows x vectors of accumulators held in registers", owner),
+            Knob(f"cpu.{name}.mc", MC, 96, "GEMM: rows of A packed per block (L2)", owner),
+            Knob(f"cpu.{name}.kc", KC, 256, "GEMM: depth of a packed block (L1 panels)", owner),
+            Knob(f"cpu.{name}.nc", NC, 4096, "GEMM: columns of B packed per block (L3)", owner),
+        ]
+    if uses_approx_math(info.epilogue):
+        ks.append(Knob(f"cpu.{name}.math", MATH, "approx",
+                       "epilogue transcendentals: xltune's vectorizable polynomials or the C library", owner))
+    return ks
+
+
+def read_knobs(name: str, comp: Computation, config: Config) -> DotKnobs:
+    vals = {k.name.rsplit(".", 1)[1]: config.value(k) for k in dot_knobs(name, comp)}
+    return DotKnobs(**vals)
+
+
+# ---- emission -------------------------------------------------------------------------------------------
+def emit(cx: CodegenContext, fname: str, name: str, comp: Computation, config: Config, nargs: int,
+         param_arg: list[int], output_arg: list[int]) -> ir.Function:
+    info = analyze(comp)
+    if isinstance(info, str):
+        raise T.NotLowerable(info)
+    knobs = read_knobs(name, comp, config)
+    if knobs.dot == "blas" and blas_layout(info) is None:
+        return _emit_blas(cx, fname, info, knobs, nargs, param_arg, output_arg)
+    return _emit_gemm(cx, fname, info, knobs, nargs, param_arg, output_arg)
+
+
+def _declare(cx, name, ret, args):
+    return cx.declare(name, ret, args)
+
+
+def _alloc(cx, b, nbytes: int):
+    """64-byte aligned heap memory (NULL when there is none)."""
+    f = _declare(cx, "aligned_alloc", T.PTR, [T.I64, T.I64])
+    return b.call(f, [c64(64), c64(max(64, -(-nbytes // 64) * 64))])
+
+
+def _free(cx, b, p):
+    b.call(_declare(cx, "free", T.VOID, [T.PTR]), [p])
+
+
+def _is_null(b, p):
+    return b.icmp_unsigned("==", b.ptrtoint(p, T.I64), c64(0))
+
+
+def _new_function(cx, name, nptrs, extra=()):
+    fn = ir.Function(cx.module, ir.FunctionType(T.VOID, [T.PTR] * nptrs + list(extra)), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    for a in list(fn.args)[:nptrs]:
+        a.add_attribute("noalias")
+    return fn
+
+
+class _Writer:
+    """Stores finished products: converts the accumulator to the result type and computes the
+    epilogue's outputs at that element (the product is read from the value in hand)."""
+
+    def __init__(self, cx, info: DotInfo, knobs: DotKnobs, ptrs: list, outs: list):
+        self.cx, self.info = cx, info
+        self.opts = EmitOptions(math=knobs.math)
+        self.acc = accumulator(info.out_dt)
+        self.args = list(ptrs) + [None] + list(outs)    # the epilogue's parameters, then outputs
+        epi = info.epilogue
+        self.group = OutputGroup(tuple(info.dot.shape), list(range(len(epi.outputs))), False)
+
+    def __call__(self, b, bi, m, n, v):
+        info, con = self.info, self.info.con
+        value = from_acc(b, self.acc, v, info.out_dt) if self.acc is not None else v
+        lin = b.add(b.mul(bi, c64(con.M * con.N)), b.add(b.mul(m, c64(con.N)), n))
+
+        def coords():
+            return (delinearize(b, bi, con.batch_shape) + delinearize(b, m, con.m_shape)
+                    + delinearize(b, n, con.n_shape))
+
+        ix = Index(self.group.shape, linear=lin, coords_fn=coords)
+        emit_element(self.cx, b, self.opts, info.epilogue, self.group, ix, self.args,
+                     readers={info.dot_param: lambda em, _ix: value})
+
+
+@dataclass(frozen=True)
+class _Split:
+    """How threads share the product: whole batch elements, or rows / columns of each."""
+    axis: str     # "batch" | "m" | "n"
+    unit: int
+
+    @staticmethod
+    def choose(con: Contraction, tiles: Tiles, threads: int) -> "_Split":
+        if con.B >= threads and (con.B % threads == 0 or con.B >= 4 * threads):
+            return _Split("batch", 1)
+        if con.M >= con.N:
+            return _Split("m", tiles.mr)
+        return _Split("n", tiles.nr)
+
+    def box(self, b, con: Contraction, chunk):
+        full = {"batch": (c64(0), c64(con.B)), "m": (c64(0), c64(con.M)), "n": (c64(0), c64(con.N))}
+        extent = {"batch": con.B, "m": con.M, "n": con.N}[self.axis]
+        full[self.axis] = chunk_range(b, chunk, extent, self.unit)
+        return (*full["batch"], *full["m"], *full["n"])
+
+
+def _tiles(knobs: DotKnobs, lanes: int) -> Tiles:
+    rows, vecs = map(int, knobs.micro.split("x"))
+    return Tiles(rows, vecs * lanes, knobs.mc, knobs.kc, knobs.nc)
+
+
+def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, output_arg):
+    con = info.con
+    acc = accumulator(info.out_dt)
+    gemm = None
+    if acc is not None:
+        lanes = vector_lanes(info)
+        gemm = GemmEmitter(cx, con, info.lhs_dt, info.rhs_dt, info.out_dt, _tiles(knobs, lanes), lanes)
+    threads = max(1, knobs.threads)
+    split = _Split.choose(con, gemm.tiles if gemm else Tiles(1, 1, 1, 1, 1), threads)
+
+    # partial sums between k blocks: in the first output when it holds accumulator values and
+    # is no operand's storage, else a scratch of the product's size
+    partial_in_out = False
+    needs_partial = gemm is not None and gemm.needs_partials()
+    if needs_partial:
+        o0 = info.epilogue.outputs[0]
+        partial_in_out = (T.storage_type(o0.dtype) == acc.type and output_arg[0] not in param_arg
+                          and tuple(o0.shape) == tuple(info.dot.shape))
+
+    # body(args..., partial, t, T): the GEMM over this thread's box
+    body = _new_function(cx, fname + ".body", nargs + 1, [T.I64, T.I64])
+    b = ir.IRBuilder(body.append_basic_block("entry"))
+    fargs = list(body.args)
+    ptrs = [fargs[k] for k in param_arg]
+    outs = [fargs[k] for k in output_arg]
+    partial = fargs[nargs]
+    writer = _Writer(cx, info, knobs, ptrs, outs)
+    box = split.box(b, con, (fargs[nargs + 1], fargs[nargs + 2]) if threads > 1 else None)
+    a_ptr, b_ptr = ptrs[info.lhs], ptrs[info.rhs]
+    if gemm is None:
+        emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer)
+        b.ret_void()
+    else:
+        ap = _alloc(cx, b, gemm.a_pack_elems * acc.nbytes)
+        bp = _alloc(cx, b, gemm.b_pack_elems * acc.nbytes)
+        no_mem = b.or_(b.or_(_is_null(b, ap), _is_null(b, bp)),
+                       _is_null(b, partial) if needs_partial else ir.Constant(T.I1, 0))
+        with b.if_else(no_mem) as (then, otherwise):
+            with then:
+                # no memory for packing: the same sums without packed panels (slow, correct)
+                emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer)
+            with otherwise:
+                gemm.emit_box(b, a_ptr, b_ptr, ap, bp, box, writer, partial if needs_partial else None)
+        _free(cx, b, ap)
+        _free(cx, b, bp)
+        b.ret_void()
+
+    run = body
+    if threads > 1:
+        run = emit_threaded(cx, fname + ".threads", body, nargs + 1, threads)
+
+    fn = _new_function(cx, fname, nargs)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    args = list(fn.args)
+    scratch = None
+    if not needs_partial:
+        part = ir.Constant(T.PTR, None)
+    elif partial_in_out:
+        part = args[output_arg[0]]
+    else:
+        scratch = _alloc(cx, b, con.B * con.M * con.N * acc.nbytes)
+        part = scratch
+    extra = [c64(0), c64(1)] if threads <= 1 else []
+    b.call(run, args + [part] + extra)
+    if scratch is not None:
+        _free(cx, b, scratch)
+    b.ret_void()
+    return fn
+
+
+def _emit_blas(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, output_arg):
+    lib = blas.library()
+    con = info.con
+    dt = info.out_dt
+    o0 = info.epilogue.outputs[0]
+    in_place = (not info.has_epilogue) or (o0.dtype == dt and output_arg[0] not in param_arg)
+
+    fn = _new_function(cx, fname, nargs)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    args = list(fn.args)
+    ptrs = [args[k] for k in param_arg]
+    if in_place:
+        _blas_calls(cx, b, info, knobs, lib, args, ptrs, args[output_arg[0]], output_arg[0], param_arg, output_arg)
+    else:
+        c = _alloc(cx, b, con.B * con.M * con.N * dt.itemsize)
+        with b.if_else(_is_null(b, c)) as (then, otherwise):
+            with then:
+                # no memory for the product: the fused GEMM needs none of that size
+                g = _emit_gemm(cx, fname + ".gemm", info, DotKnobs(**{**knobs.__dict__, "dot": "gemm"}), nargs,
+                               param_arg, output_arg)
+                b.call(g, args)
+            with otherwise:
+                _blas_calls(cx, b, info, knobs, lib, args, ptrs, c, None, param_arg, output_arg)
+                _free(cx, b, c)
+    b.ret_void()
+    return fn
+
+
+def _blas_calls(cx, b, info: DotInfo, knobs: DotKnobs, lib, args, ptrs, c, c_arg, param_arg, output_arg):
+    """One ?gemm per batch element into c, then the epilogue (a loop kernel reading c)."""
+    con, dt = info.con, info.out_dt
+    ft = T.F32 if dt.name == "f32" else T.F64
+    it = lib.int_type
+    gemm_fn = blas.declare_gemm(cx.module, lib, dt.name)
+    ta, lda = _blas_operand(con.a_m, con.a_k)
+    tb, ldb = _blas_operand(con.b_k, con.b_n)
+    b.call(blas.declare_set_threads(cx.module), [ir.Constant(T.I32, max(1, knobs.threads))])
+    a_ptr, b_ptr = ptrs[info.lhs], ptrs[info.rhs]
+    i = lambda v: ir.Constant(it, v)
+    with for_range(b, 0, con.B, name="bi") as bi:
+        pa = b.gep(a_ptr, [con.a_batch.offset(b, bi)], source_etype=ft)
+        pb = b.gep(b_ptr, [con.b_batch.offset(b, bi)], source_etype=ft)
+        pc = b.gep(c, [b.mul(bi, c64(con.M * con.N))], source_etype=ft)
+        b.call(gemm_fn, [ir.Constant(T.I32, blas.ROW_MAJOR),
+                         ir.Constant(T.I32, blas.TRANS if ta else blas.NO_TRANS),
+                         ir.Constant(T.I32, blas.TRANS if tb else blas.NO_TRANS),
+                         i(con.M), i(con.N), i(con.K), ir.Constant(ft, 1.0), pa, i(lda), pb, i(ldb),
+                         ir.Constant(ft, 0.0), pc, i(con.N)])
+    if not info.has_epilogue:
+        return
+    # the epilogue as a loop kernel whose extra parameter (the product) is c
+    eargs = list(args)
+    if c_arg is None:
+        c_arg = len(eargs)
+        eargs.append(c)
+    threads = max(1, knobs.threads) if math.prod(info.dot.shape) >= (1 << 15) else 1
+    lk = LoopKernelKnobs(math=knobs.math, threads=threads)
+    fname = b.function.name + (".epilogue" if c_arg < len(args) else ".epilogue.scratch")
+    efn = emit_loop_kernel(cx, fname, info.epilogue, lk, len(eargs), list(param_arg) + [c_arg], list(output_arg))
+    b.call(efn, eargs)
+
+
+FAMILY = KernelFamily("dot", claim, dot_knobs, emit)
+
+__all__ = ["FAMILY", "DotInfo", "DotKnobs", "analyze", "claim", "dot_knobs", "read_knobs", "emit",
+           "blas_layout"]
