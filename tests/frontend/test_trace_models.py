@@ -246,17 +246,9 @@ def _compile(fn, args, backend):
         raise
 
 
-# cpu backend: a while operand that its body also reads from the enclosing computation (here
-# newton_sqrt's `a`) is not bound in the fallback (backends/cpu/program.py drops captured values
-# that are also operands). Remove this once that is fixed.
-_CPU_KNOWN = {"newton_sqrt": "cpu fallback does not bind a captured value that is also a while operand"}
-
-
 @pytest.mark.parametrize("backend", ["interpreter", "cpu"])
 @pytest.mark.parametrize("name,fn,args,tol", PROGRAMS, ids=IDS)
-def test_program_matches_numpy(backend, name, fn, args, tol, request):
-    if backend == "cpu" and name in _CPU_KNOWN:
-        request.applymarker(pytest.mark.xfail(reason=_CPU_KNOWN[name], strict=False))
+def test_program_matches_numpy(backend, name, fn, args, tol):
     exe = _compile(fn, args, backend)
     got = _flat(exe(*args))
     want = _flat(fn(NUMPY, *args))

@@ -18,6 +18,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass
+from typing import Callable
 
 from llvmlite import ir
 
@@ -37,6 +38,20 @@ TILES = (0, 8, 16, 32, 64, 128)
 THREADS = (1, 2, 4, 8)
 THREADS_KNOB_MIN = 1 << 15        # elements: below this a kernel is not worth a thread
 THREADS_DEFAULT_MIN = 1 << 18     # elements: from here the default uses every core
+
+
+@dataclass(frozen=True)
+class KernelFamily:
+    """One kind of native kernel (loop nests, reductions, GEMM...): which instructions it takes,
+    the knobs it declares, how it is emitted. `program.FAMILIES` lists them.
+
+    claim(inst) -> None (not mine) or (computation, "") or (None, why it cannot be native);
+    knobs(name, comp) -> [Knob]; emit(cx, fname, name, comp, config, nargs, param_arg, output_arg)
+    -> ir.Function, with the argument convention of `emit_loop_kernel`."""
+    name: str
+    claim: Callable
+    knobs: Callable
+    emit: Callable
 
 
 def host_threads() -> int:
@@ -100,7 +115,7 @@ def _emit_loop_kernel(cx, fname, comp, knobs, nargs, param_arg, output_arg):
     if knobs.threads <= 1:
         return _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked=False)
     body = _emit_body(cx, fname + ".body", comp, knobs, nargs, param_arg, output_arg, chunked=True)
-    return _emit_threaded(cx, fname, body, nargs, knobs.threads)
+    return emit_threaded(cx, fname, body, nargs, knobs.threads)
 
 
 def _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked: bool):
@@ -145,7 +160,7 @@ def _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked: bo
                 one()
             continue
         if g.flat:
-            lo, hi = _chunk_range(b, chunk, size, 64)
+            lo, hi = chunk_range(b, chunk, size, 64)
             with for_range(b, lo, hi, name="i", metadata=md) as i:
                 emit_element(cx, b, opts, comp, g, Index(g.shape, linear=i), ptrs)
             continue
@@ -155,7 +170,7 @@ def _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked: bo
     return fn
 
 
-def _chunk_range(b, chunk, extent: int, unit: int):
+def chunk_range(b, chunk, extent: int, unit: int):
     """[lo, hi) of chunk t of T over range(extent), cut at multiples of unit."""
     if chunk is None:
         return c64(0), c64(extent)
@@ -166,8 +181,9 @@ def _chunk_range(b, chunk, extent: int, unit: int):
     return lo, _min(b, hi, extent)
 
 
-def _emit_threaded(cx, fname, body, nargs: int, nthreads: int):
-    """The kernel: chunks 1..T-1 on new threads, chunk 0 here, then join."""
+def emit_threaded(cx, fname, body, nargs: int, nthreads: int):
+    """The kernel: chunks 1..T-1 on new threads, chunk 0 here, then join. body takes nargs
+    pointers, then (t, T)."""
     m = cx.module
     tramp = ir.Function(m, ir.FunctionType(T.PTR, [T.PTR]), name=fname + ".thread")
     tramp.linkage = "internal"
@@ -226,7 +242,7 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=(), 
             return
         d = dims[k]
         inner = k == len(dims) - 1
-        lo, hi = _chunk_range(b, chunk, g.shape[d], 1) if k == 0 else (0, g.shape[d])
+        lo, hi = chunk_range(b, chunk, g.shape[d], 1) if k == 0 else (0, g.shape[d])
         with for_range(b, lo, hi, name=f"d{d}", metadata=md if inner else None) as i:
             coords[d] = i
             level(k + 1)
@@ -235,13 +251,13 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=(), 
         outer = [d for d in dims if d not in (partner, last)]
         if k < len(outer):
             d = outer[k]
-            lo, hi = _chunk_range(b, chunk, g.shape[d], 1) if k == 0 else (0, g.shape[d])
+            lo, hi = chunk_range(b, chunk, g.shape[d], 1) if k == 0 else (0, g.shape[d])
             with for_range(b, lo, hi, name=f"d{d}") as i:
                 coords[d] = i
                 tiles(k + 1)
             return
         # (partner, last) in tile x tile blocks; the last dim innermost and contiguous
-        lo, hi = _chunk_range(b, chunk, g.shape[partner], tile) if not outer else (0, g.shape[partner])
+        lo, hi = chunk_range(b, chunk, g.shape[partner], tile) if not outer else (0, g.shape[partner])
         with for_range(b, lo, hi, step=tile, name=f"t{partner}") as ta:
             with for_range(b, 0, g.shape[last], step=tile, name=f"t{last}") as tb:
                 ea = _min(b, b.add(ta, c64(tile)), g.shape[partner])

@@ -27,9 +27,19 @@ from ...errors import CompileError
 from ...ir.module import Computation, Instruction
 from ...ir.ops import DATA_MOVEMENT, ELEMENTWISE
 from ...ir.types import TensorType, TupleType
-from .kernels import emit_loop_kernel, loop_kernel_knobs, read_loop_knobs
+from .kernels import KernelFamily, emit_loop_kernel, loop_kernel_knobs, read_loop_knobs
+from .reductions import FAMILY as REDUCTIONS
 
 ALIGN = 64
+
+
+def _emit_loop(cx, fname, name, comp, config, nargs, param_arg, output_arg):
+    return emit_loop_kernel(cx, fname, comp, read_loop_knobs(name, comp, config), nargs, param_arg, output_arg)
+
+
+LOOP = KernelFamily("loop", lambda inst: native_region(inst), loop_kernel_knobs, _emit_loop)
+# Families asked before the loop kernels, in order (the first claim wins).
+FAMILIES: list[KernelFamily] = [REDUCTIONS]
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class KernelStep:
     inputs: list[Buf]
     outputs: list[Buf]
     fname: str = ""
+    family: str = "loop"       # the KernelFamily that emits it
 
 
 @dataclass
@@ -133,6 +144,20 @@ def kernel_name(inst: Instruction) -> str:
     return str(inst.name)
 
 
+def native_kernel(inst: Instruction) -> tuple[KernelFamily, Computation | None, str]:
+    """The family that takes inst and the computation its kernel runs, or (family, None, why not)."""
+    for fam in FAMILIES:
+        claim = fam.claim(inst)
+        if claim is not None:
+            return fam, claim[0], claim[1]
+    comp, reason = native_region(inst)
+    return LOOP, comp, reason
+
+
+def family(name: str) -> KernelFamily:
+    return next((f for f in FAMILIES if f.name == name), LOOP)
+
+
 def native_region(inst: Instruction) -> tuple[Computation | None, str]:
     """The computation a native loop kernel would run for inst, or (None, why not)."""
     if inst.opcode == "fusion":
@@ -197,9 +222,9 @@ def kernel_knobs(module) -> list[Knob]:
     for inst in module.entry.post_order():
         if inst.opcode in ("parameter", "constant") or inst.opcode in _ALIAS_OPS:
             continue
-        comp, _ = native_region(inst)
+        fam, comp, _ = native_kernel(inst)
         if comp is not None:
-            knobs.extend(loop_kernel_knobs(kernel_name(inst), comp))
+            knobs.extend(fam.knobs(kernel_name(inst), comp))
     return knobs
 
 
@@ -453,7 +478,7 @@ def plan_program(module, config: Config) -> Plan:
                 where[(inst, 0)] = Buf(src.kind, src.index, inst.type)
                 continue
         in_specs = [spec(o) for o in inst.operands]
-        comp, reason = native_region(inst)
+        fam, comp, reason = native_kernel(inst)
         if comp is not None and not all(isinstance(x, Buf) for x in in_specs):
             comp, reason = None, "operands are not all tensors"
         outs = [store.result(key, _key_type(key)) for key in _keys(inst)]
@@ -463,10 +488,11 @@ def plan_program(module, config: Config) -> Plan:
             if b is not None:
                 where[key] = b
         if comp is not None:
-            steps.append(KernelStep(inst, kernel_name(inst), comp, list(in_specs), outs))
+            steps.append(KernelStep(inst, kernel_name(inst), comp, list(in_specs), outs, family=fam.name))
         else:
-            captured = list(dict.fromkeys(c for r in inst.regions for c in _captures(r)
-                                          if c not in inst.operands))
+            # every captured value is bound, also one that is an operand too (a while loop
+            # whose body reads the outer value it was started from)
+            captured = list(dict.fromkeys(c for r in inst.regions for c in _captures(r)))
             steps.append(FallbackStep(inst, reason or "not supported natively",
                                       in_specs + [spec(c) for c in captured], captured, outs))
         store.step_done(n)
@@ -582,10 +608,9 @@ def build_llvm(plan: Plan, config: Config) -> tuple[ir.Module, list[str]]:
                     arg_of[k] = len(args)
                     args.append(x)
                 mapping.append(arg_of[k])
-            knobs = read_loop_knobs(s.name, s.region, config)
             try:
-                kfn = emit_loop_kernel(cx, s.fname, s.region, knobs, len(args),
-                                       mapping[:len(s.inputs)], mapping[len(s.inputs):])
+                kfn = family(s.family).emit(cx, s.fname, s.name, s.region, config, len(args),
+                                            mapping[:len(s.inputs)], mapping[len(s.inputs):])
             except NotLowerable as e:
                 raise KernelNotLowerable(s, str(e)) from None
             b.call(kfn, [ptr(x) for x in args])
