@@ -78,6 +78,7 @@ def tuning_figure(result, default_s: float | None = None, title: str | None = No
                 label="trial time")
         best = frame["best_so_far_s"].astype(float)
         ax.step(frame["number"], best * scale, where="post", color="C1", lw=1.8, label="best so far")
+    shown = list(times)
     if df is not None and len(df) and "time_s_partial" in df:
         pruned = df[df["state"] == "PRUNED"]
         quick = pruned["time_s_partial"].astype(float)
@@ -85,18 +86,19 @@ def tuning_figure(result, default_s: float | None = None, title: str | None = No
         if keep.any():
             ax.plot(pruned["number"][keep], quick[keep] * scale, "o", ms=4, mfc="none", color="C7",
                     label="pruned (quick reading)")
+            shown += list(quick[keep])
     failed = frame[frame["state"] == "FAIL"]
     if len(failed):
-        top = max(times) * scale * 1.05 if times else 1.0
+        top = max(shown) * scale * 1.05 if shown else 1.0  # along the top: failures have no time
         ax.plot(failed["number"], [top] * len(failed), "x", color="C3", label="failed")
     if default_s is not None and np.isfinite(default_s):
         ax.axhline(default_s * scale, ls="--", color="C2", lw=1, label="default (paired)")
-    if times and max(times) / max(min(times), 1e-12) > 20:
+    if shown and max(shown) / max(min(shown), 1e-12) > 20:  # a slow outlier must not flatten the rest
         ax.set_yscale("log")
     n = len(frame)
     ax.set_title(title or f"autotuning: {n} trial{'s' if n != 1 else ''}")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
