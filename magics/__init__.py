@@ -16,13 +16,4 @@ def load_ipython_extension(ipython):
     ipython.register_magics(XlaMagics)
 
 
-def unload_ipython_extension(ipython):
-    # IPython keeps no unregister for a Magics class: drop its names from the tables
-    table = ipython.magics_manager.magics
-    for kind, names in (("cell", ("xla",)), ("line", ("xla_tune", "xla_report"))):
-        for n in names:
-            table[kind].pop(n, None)
-    ipython.magics_manager.registry.pop("XlaMagics", None)
-
-
-__all__ = ["XlaMagics", "CellError", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["XlaMagics", "CellError", "load_ipython_extension"]

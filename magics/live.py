@@ -19,21 +19,32 @@ class LivePlot:
         self.handle = None
         self._last = 0.0
         self.updates = 0
+        self.failed = ""  # why drawing stopped, when it did
 
     def start(self):
         self.handle = display(_Waiting(self.title), display_id=True)
 
     def __call__(self, study, trial):
         now = time.monotonic()
-        if now - self._last < self.min_interval_s:
+        if self.failed or now - self._last < self.min_interval_s:
             return
         self._last = now
         from xltune.autotune.tuner import trials_frame
-        frame = trials_frame(study)
-        self._show(FigureView(tuning_figure(frame, title=self.title), tuning_caption(frame)))
+        try:
+            frame = trials_frame(study)
+            view = FigureView(tuning_figure(frame, title=self.title), tuning_caption(frame))
+        except Exception as e:  # noqa: BLE001 - a drawing problem must not stop an hour of tuning
+            self.failed = f"live plot stopped: {type(e).__name__}: {e}"
+            self._show_text(self.failed)
+            return
+        self._show(view)
 
     def finish(self, result):
         self._show(FigureView(tuning_figure(result, title=self.title), tuning_caption(result)))
+
+    def _show_text(self, text):
+        if self.handle is not None:
+            self.handle.update(_Waiting(self.title, text))
 
     def _show(self, view):
         self.updates += 1
@@ -45,8 +56,11 @@ class LivePlot:
 
 
 class _Waiting:
-    def __init__(self, title):
+    """The plot's place before its first drawing (or after drawing failed): text only."""
+
+    def __init__(self, title, text="waiting for the first trial"):
         self.title = title
+        self.text = text
 
     def __repr__(self):
-        return f"[figure] {self.title}: waiting for the first trial"
+        return f"[figure] {self.title}: {self.text}"

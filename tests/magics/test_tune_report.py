@@ -124,3 +124,37 @@ def test_report_reads_the_stored_history_of_a_tuned_config(tuned):
     history = [s for s in report.sections if s.title == "tuning history"]
     assert history and summary.result.study_name in history[0].text
     assert list(report.frames["tuning"]["number"]) == [0, 1, 2, 3]
+
+
+def test_live_plot_redraws_at_most_every_interval(monkeypatch, shell):
+    import xltune.autotune.tuner as T
+    from xltune.magics.live import LivePlot
+    frame = __import__("pandas").DataFrame([{"number": 0, "state": "COMPLETE", "time_s": 1e-3}])
+    monkeypatch.setattr(T, "trials_frame", lambda study: frame)
+    plot = LivePlot("t", min_interval_s=60)
+    with capture_output() as cap:
+        plot.start()
+        plot(None, None)
+        plot(None, None)  # within the interval: skipped
+    assert plot.updates == 1
+    assert cap.outputs[0].data["text/plain"] == "[figure] t: waiting for the first trial"
+
+
+def test_live_plot_failure_does_not_stop_tuning(monkeypatch, shell):
+    import xltune.autotune.tuner as T
+    from xltune.magics.live import LivePlot
+
+    def broken(study):
+        raise ValueError("no frame")
+    monkeypatch.setattr(T, "trials_frame", broken)
+    plot = LivePlot("t", min_interval_s=0)
+    with capture_output():
+        plot.start()
+        plot(None, None)
+        plot(None, None)
+    assert plot.failed == "live plot stopped: ValueError: no frame" and plot.updates == 0
+
+
+def test_extension_registers_the_magics(shell):
+    assert shell.find_cell_magic("xla") is not None
+    assert shell.find_line_magic("xla_tune") is not None and shell.find_line_magic("xla_report") is not None
