@@ -158,3 +158,17 @@ def test_live_plot_failure_does_not_stop_tuning(monkeypatch, shell):
 def test_extension_registers_the_magics(shell):
     assert shell.find_cell_magic("xla") is not None
     assert shell.find_line_magic("xla_tune") is not None and shell.find_line_magic("xla_report") is not None
+
+
+def test_tune_storage_and_study_options(shell, tmp_path):
+    import optuna
+    shell.run_cell_magic("xla", "-q --name st", SOFTMAX)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    summary = shell.run_line_magic("xla_tune", f"st {FAST} -q --storage '{url}' --study nb-study")
+    assert summary.result.study_name == "nb-study"
+    study = optuna.load_study(study_name="nb-study", storage=url)
+    assert len(study.trials) == 4
+    # resuming the named study with a larger total runs only the difference
+    again = shell.run_line_magic("xla_tune", f"st --trials 6 --budget 0.02 --final-budget 0.1 --no-isolate "
+                                             f"-q --storage {url} --study nb-study")
+    assert again.result.ran_here == 2 and again.result.n_trials == 6
