@@ -30,9 +30,10 @@ def get_backend(name: str):
     if name not in _INSTANCES:
         mod, cls = _BACKENDS[name].split(":")
         try:
-            _INSTANCES[name] = getattr(importlib.import_module(mod), cls)()
-        except ImportError as e:
-            raise XltuneError(f"backend {name!r} is not available: {e}") from None
+            factory = getattr(importlib.import_module(mod), cls)
+        except (ImportError, AttributeError) as e:
+            raise XltuneError(f"backend {name!r} is not available in this installation ({e})") from None
+        _INSTANCES[name] = factory()
     return _INSTANCES[name]
 
 
