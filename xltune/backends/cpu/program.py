@@ -28,6 +28,7 @@ from ...ir.module import Computation, Instruction
 from ...ir.ops import DATA_MOVEMENT, ELEMENTWISE
 from ...ir.types import TensorType, TupleType
 from .kernels import KernelFamily, emit_loop_kernel, loop_kernel_knobs, read_loop_knobs
+from .dot import FAMILY as DOT
 from .reductions import FAMILY as REDUCTIONS
 
 ALIGN = 64
@@ -39,7 +40,7 @@ def _emit_loop(cx, fname, name, comp, config, nargs, param_arg, output_arg):
 
 LOOP = KernelFamily("loop", lambda inst: native_region(inst), loop_kernel_knobs, _emit_loop)
 # Families asked before the loop kernels, in order (the first claim wins).
-FAMILIES: list[KernelFamily] = [REDUCTIONS]
+FAMILIES: list[KernelFamily] = [DOT, REDUCTIONS]
 
 
 @dataclass(frozen=True)
