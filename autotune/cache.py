@@ -116,8 +116,8 @@ def lookup_tuned(module, backend, storage: str | None = None) -> Config | None:
     storage: a URL (default: $XLTUNE_STORAGE, else the SQLite file in the cache dir). Errors
     (an unreadable database, a stale row) mean "not found": a lookup never breaks a compile.
     """
-    if not getattr(backend, "runs_passes", False) and not _has_knobs_attr(backend):
-        return None
+    if backend.name == "interpreter" or not callable(getattr(backend, "knobs", None)):
+        return None  # nothing is ever tuned for it
     from xltune.autotune.storage import resolve_url
     url = resolve_url(storage)
     try:
@@ -132,10 +132,6 @@ def lookup_tuned(module, backend, storage: str | None = None) -> Config | None:
         return Config.from_json(row)
     except ConfigError:
         return None
-
-
-def _has_knobs_attr(backend) -> bool:
-    return callable(getattr(backend, "knobs", None)) and getattr(backend, "name", "") != "interpreter"
 
 
 def _read_row(url: str, key: str) -> str | None:
@@ -185,8 +181,6 @@ def store_tuned(module, backend, config: Config, *, storage=None, schema_digest:
                 default_s: float | None = None, best_s: float | None = None,
                 study_name: str | None = None, n_trials: int | None = None) -> str:
     """Store (replace) the tuned Config for module/backend/device; returns the row's key."""
-    import sqlalchemy as sa
-    import sqlalchemy.exc
     from xltune.autotune.storage import _retry, engine_for, ensure_tables, resolve_url, tables
     url = resolve_url(storage)
     ensure_tables(url)

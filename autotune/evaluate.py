@@ -11,7 +11,7 @@ import ctypes
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -41,8 +41,7 @@ class EvalSpec:
     rtol: float | None = None
     atol: float | None = None
     budget_s: float = 0.2         # measuring time per trial
-    objectives: tuple = ("time",)
-    extra: dict = field(default_factory=dict)
+    objectives: tuple = ("time_s",)
 
 
 def make_inputs(module, seed: int = 0) -> list[np.ndarray]:

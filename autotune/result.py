@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xltune.config import Config
-from xltune.measure import Measurement, format_seconds
+from xltune.measure import Measurement
 
 
 @dataclass
@@ -96,7 +96,3 @@ class TuningResult:
         if self.candidates is not None and len(self.candidates):
             table = self.candidates.to_html(index=False, float_format=lambda v: f"{v:.4g}")
         return f"<div><b>xltune tuning result</b><ul>{rows}</ul>{table}</div>"
-
-
-def describe_time(m: Measurement | None) -> str:
-    return "" if m is None else format_seconds(m.median)

@@ -9,8 +9,6 @@ import pytest
 
 import xltune
 from xltune.autotune import tune
-from xltune.backends import get_backend
-from xltune.config import Config
 
 PROGRAM = """
 func.func public @main(%x: tensor<64x256xf32>, %b: tensor<256xf32>) -> (tensor<64x256xf32>, tensor<64xf32>) {
