@@ -276,7 +276,7 @@ class GemmEmitter:
     """
 
     def __init__(self, cx: CodegenContext, con: Contraction, lhs_dt: DType, rhs_dt: DType, out_dt: DType,
-                 tiles: Tiles, lanes: int, k_unroll: int = 0):
+                 tiles: Tiles, lanes: int, k_unroll: int = 0, pack_a: bool = True, a_loader=None):
         acc = accumulator(out_dt)
         if acc is None:
             raise T.NotLowerable(f"no tiled GEMM for {out_dt} results")
@@ -289,11 +289,24 @@ class GemmEmitter:
         self.lanes = lanes
         self.vec = ir.VectorType(acc.type, lanes)
         self.k_unroll = k_unroll
+        # a_loader(b, bi, m, k) -> compute value of lhs_dt: A is computed, not stored (e.g.
+        # convolution patches); else A is read at its Axis offsets
+        self.a_loader = a_loader
+        # A read in place by the micro-kernel (no packing pass) when that is possible at all
+        self.pack_a = pack_a or a_loader is not None or not self.can_read_a_in_place(con, lhs_dt, out_dt)
+
+    @staticmethod
+    def can_read_a_in_place(con: Contraction, lhs_dt: DType, out_dt: DType) -> bool:
+        """The micro-kernel can broadcast A's elements straight from its storage: they are
+        accumulator values already (no conversion) and rows and k are each one stride."""
+        acc = accumulator(out_dt)
+        return (acc is not None and lhs_dt == out_dt and T.storage_type(lhs_dt) == acc.type
+                and con.a_m.stride is not None and con.a_k.stride is not None)
 
     # sizes of the buffers the caller provides (elements of the accumulator type)
     @property
     def a_pack_elems(self) -> int:
-        return self.tiles.mc * self.tiles.kc
+        return self.tiles.mc * self.tiles.kc if self.pack_a else 0
 
     @property
     def b_pack_elems(self) -> int:
@@ -330,14 +343,19 @@ class GemmEmitter:
                     self._pack_b(b, bmat, bp, bbase, pc, kc, jc, nc)
                     with for_range(b, m0, m1, step=t.mc, name="ic") as ic:
                         mc = _min(b, b.sub(m1, ic), t.mc)
-                        self._pack_a(b, a, ap, abase, ic, mc, pc, kc)
+                        if self.pack_a:
+                            self._pack_a(b, a, ap, bi, abase, ic, mc, pc, kc)
                         with for_range(b, 0, nc, step=t.nr, name="jr") as jr:
                             nr = _min(b, b.sub(nc, jr), t.nr)
                             with for_range(b, 0, mc, step=t.mr, name="ir") as ir_:
                                 mr = _min(b, b.sub(mc, ir_), t.mr)
-                                pa = b.gep(ap, [b.mul(ir_, kc)], source_etype=self.acc.type)
                                 pb = b.gep(bp, [b.mul(jr, kc)], source_etype=self.acc.type)
-                                self._micro(b, pa, pb, kc, tile)
+                                if self.pack_a:
+                                    pa = b.gep(ap, [b.mul(ir_, kc)], source_etype=self.acc.type)
+                                    a_at = self._packed_a(b, pa)
+                                else:
+                                    a_at = self._a_in_place(b, a, abase, b.add(ic, ir_), mr, pc)
+                                self._micro(b, a_at, pb, kc, tile)
                                 self._write_back(b, tile, bi, b.add(ic, ir_), b.add(jc, jr), mr, nr, pc, kc,
                                                  final, partial)
 
@@ -372,13 +390,14 @@ class GemmEmitter:
 
             self._pack_panel(b, panel, kc, nr, width, element, n_contig, md)
 
-    def _pack_a(self, b, a, ap, abase, ic, mc, pc, kc):
+    def _pack_a(self, b, a, ap, bi, abase, ic, mc, pc, kc):
         """Ap[p][k][i] = A[ic + p*MR + i, pc + k] (0 past mc): panels of MR rows."""
         con, mr = self.con, self.tiles.mr
         acc_t = self.acc.type
         am, ak = con.a_m, con.a_k
         md = loop_metadata(self.cx.module, vector_width=0)
-        m_contig = am.stride is not None and (ak.stride is None or abs(am.stride) < abs(ak.stride))
+        m_contig = (self.a_loader is None and am.stride is not None
+                    and (ak.stride is None or abs(am.stride) < abs(ak.stride)))
         npanels = b.udiv(b.add(mc, c64(mr - 1)), c64(mr))
         with for_range(b, 0, npanels, name="p") as p:
             panel = b.gep(ap, [b.mul(p, b.mul(kc, c64(mr)))], source_etype=acc_t)
@@ -387,6 +406,9 @@ class GemmEmitter:
 
             def element(k, i):
                 row = b.add(ic, b.add(row0, i))
+                if self.a_loader is not None:
+                    v = self.a_loader(b, bi, row, b.add(pc, k))
+                    return to_acc(self.cx, b, self.acc, v, self.lhs_dt, self.out_dt)
                 off = b.add(abase, b.add(am.offset(b, row), ak.offset(b, b.add(pc, k))))
                 return self._load(b, a, self.lhs_dt, off)
 
@@ -422,8 +444,33 @@ class GemmEmitter:
                                                        source_etype=acc_t))
 
     # ---- micro-kernel -----------------------------------------------------------------------------------
-    def _micro(self, b, pa, pb, kc, tile):
-        """tile[i*NR + j] = sum_k pa[k*MR + i] * pb[k*NR + j], accumulators in registers."""
+    def _packed_a(self, b, pa):
+        mr = self.tiles.mr
+        acc_t = self.acc.type
+
+        def at(k, i):
+            return b.gep(pa, [b.add(b.mul(k, c64(mr)), c64(i))], source_etype=acc_t)
+        return at
+
+    def _a_in_place(self, b, a, abase, row0, mr, pc):
+        """A[row0 + i, pc + k] in A's storage; rows past the tile's mr valid ones read the last
+        valid row (in bounds; their results are never stored)."""
+        con = self.con
+        acc_t = self.acc.type
+        sk = con.a_k.stride
+        base = b.add(abase, _mul(b, pc, sk))
+        rows = []
+        for i in range(self.tiles.mr):
+            r = b.add(row0, b.select(b.icmp_signed("<", c64(i), mr), c64(i), b.sub(mr, c64(1))))
+            rows.append(b.gep(a, [b.add(base, _mul(b, r, con.a_m.stride))], source_etype=acc_t))
+
+        def at(k, i):
+            return b.gep(rows[i], [_mul(b, k, sk)], source_etype=acc_t)
+        return at
+
+    def _micro(self, b, a_at, pb, kc, tile):
+        """tile[i*NR + j] = sum_k A(k, i) * pb[k*NR + j], accumulators in registers; a_at(k, i)
+        is the address of A's element (packed panel or A itself)."""
         t, lanes, vec = self.tiles, self.lanes, self.vec
         nv = t.nr // lanes
         acc_t = self.acc.type
@@ -453,12 +500,11 @@ class GemmEmitter:
             ld = b.load(b.gep(bk, [c64(j * lanes)], source_etype=acc_t), typ=vec)
             ld.align = lanes * self.acc.nbytes if (t.nr * self.acc.nbytes) % 64 == 0 else self.acc.nbytes
             bvals.append(ld)
-        ak = b.gep(pa, [b.mul(k, c64(t.mr))], source_etype=acc_t)
         new = []
         undef = ir.Constant(vec, ir.Undefined)
         mask = ir.Constant(ir.VectorType(T.I32, lanes), [0] * lanes)
         for i in range(t.mr):
-            s = b.load(b.gep(ak, [c64(i)], source_etype=acc_t), typ=acc_t)
+            s = b.load(a_at(k, i), typ=acc_t)
             splat = b.shuffle_vector(b.insert_element(undef, s, ir.Constant(T.I32, 0)), undef, mask)
             row = []
             for j in range(nv):
@@ -541,11 +587,11 @@ def _min(b, v, n: int):
 
 # ---- one product at a time ------------------------------------------------------------------------------
 def emit_naive(cx: CodegenContext, b: ir.IRBuilder, con: Contraction, lhs_dt: DType, rhs_dt: DType,
-               out_dt: DType, a, bmat, box, final: FinalHook):
+               out_dt: DType, a, bmat, box, final: FinalHook, a_loader=None):
     """C[b, m, n] summed one product at a time, no packing: complex results (the interpreter's
     order and rounding: each product in the element type, then added), and any result when
     there is no memory for packing buffers. final gets the accumulator value (real results) or
-    the (re, im) compute value (complex)."""
+    the (re, im) compute value (complex). a_loader: as for GemmEmitter."""
     from .scalar import _cmul  # the complex product in the element type
     b0, b1, m0, m1, n0, n1 = [x if isinstance(x, ir.Value) else c64(x) for x in box]
     ctx = _Ctx(cx, b)
@@ -576,7 +622,10 @@ def emit_naive(cx: CodegenContext, b: ir.IRBuilder, con: Contraction, lhs_dt: DT
                     sums.append(ph)
                 b.cbranch(b.icmp_signed("<", k, c64(con.K)), body, done)
                 b.position_at_end(body)
-                x = T.load(b, a, lhs_dt, b.add(arow, con.a_k.offset(b, k)))
+                if a_loader is not None:
+                    x = a_loader(b, bi, m, k)
+                else:
+                    x = T.load(b, a, lhs_dt, b.add(arow, con.a_k.offset(b, k)))
                 y = T.load(b, bmat, rhs_dt, b.add(bcol, con.b_k.offset(b, k)))
                 if acc is not None:
                     x = to_acc(cx, b, acc, x, lhs_dt, out_dt)

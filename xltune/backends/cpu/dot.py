@@ -25,10 +25,11 @@ from llvmlite import ir
 
 from ...codegen import lltypes as T
 from ...codegen.context import CodegenContext, EmitOptions
+from ...codegen.conv import ConvForm, conv_form
 from ...codegen.elemental import unsupported_in_region, uses_approx_math
 from ...codegen.gemm import (Contraction, GemmEmitter, Tiles, accumulator, contraction, emit_naive,
                              from_acc)
-from ...codegen.indexing import Index, c64, delinearize
+from ...codegen.indexing import Index, c64, delinearize, linearize
 from ...codegen.kernel import OutputGroup, emit_element
 from ...codegen.loops import for_range
 from ...config import Config, Knob
@@ -64,6 +65,7 @@ class DotInfo:
     epilogue: Computation      # the region with the dot replaced by a parameter (`dot_param`)
     dot_param: Instruction
     has_epilogue: bool         # anything besides storing the product
+    conv: ConvForm | None = None   # a convolution: A is its (implicit) patches matrix
 
     @property
     def out_dt(self):
@@ -93,8 +95,6 @@ def analyze(comp: Computation) -> DotInfo | str:
     if len(libs) != 1:
         return f"a library kernel needs exactly one contraction, found {len(libs)}"
     dot = libs[0]
-    if dot.opcode == "convolution":
-        return "convolution has no native kernel yet"
     for o in dot.operands:
         if o.opcode != "parameter" or o.parent is not comp:
             return f"operand {o.ref} of {dot.ref} is not a kernel parameter"
@@ -106,9 +106,16 @@ def analyze(comp: Computation) -> DotInfo | str:
     if reason:
         return reason
     lhs, rhs = dot.operands
-    con = contraction(lhs.shape, rhs.shape, *dot_numbers(dot))
+    form = None
+    if dot.opcode == "convolution":
+        form = conv_form(lhs.shape, rhs.shape, dot.shape, dot.attrs)
+        if isinstance(form, str):
+            return form
+        con = form.con
+    else:
+        con = contraction(lhs.shape, rhs.shape, *dot_numbers(dot))
     has_epi = not (len(epi.outputs) == 1 and epi.outputs[0] is p)
-    return DotInfo(comp, dot, lhs.attrs["index"], rhs.attrs["index"], con, epi, p, has_epi)
+    return DotInfo(comp, dot, lhs.attrs["index"], rhs.attrs["index"], con, epi, p, has_epi, form)
 
 
 def _epilogue(comp: Computation, dot: Instruction) -> tuple[Computation, Instruction]:
@@ -152,8 +159,9 @@ class DotKnobs:
     threads: int = 1
     micro: str = "6x4"
     mc: int = 96
-    kc: int = 256
+    kc: int = 1024
     nc: int = 4096
+    pack_a: bool = True
     math: str = "approx"
 
 
@@ -191,6 +199,8 @@ def default_micro(info: DotInfo, choices) -> str:
 def blas_layout(info: DotInfo) -> str | None:
     """None when the BLAS can compute this dot in place; else why not."""
     dt = info.out_dt
+    if info.conv is not None:
+        return "convolutions run as the emitted GEMM (implicit im2col)"
     if dt.name not in ("f32", "f64") or info.lhs_dt != dt or info.rhs_dt != dt:
         return f"BLAS takes f32/f64 operands of the result's type, not {info.lhs_dt} x {info.rhs_dt} -> {dt}"
     con = info.con
@@ -238,9 +248,12 @@ def dot_knobs(name: str, comp: Computation) -> list[Knob]:
             Knob(f"cpu.{name}.micro", choices, default_micro(info, choices),
                  "GEMM micro-tile: rows x vectors of accumulators held in registers", owner),
             Knob(f"cpu.{name}.mc", MC, 96, "GEMM: rows of A packed per block (L2)", owner),
-            Knob(f"cpu.{name}.kc", KC, 256, "GEMM: depth of a packed block (L1 panels)", owner),
+            Knob(f"cpu.{name}.kc", KC, 1024, "GEMM: depth of a packed block (B's micro-panels stay in L2)", owner),
             Knob(f"cpu.{name}.nc", NC, 4096, "GEMM: columns of B packed per block (L3)", owner),
         ]
+        if info.conv is None and GemmEmitter.can_read_a_in_place(info.con, info.lhs_dt, info.out_dt):
+            ks.append(Knob(f"cpu.{name}.pack_a", (True, False), False,
+                           "GEMM: pack A's blocks (False: the micro-kernel reads A where it is)", owner))
     if uses_approx_math(info.epilogue):
         ks.append(Knob(f"cpu.{name}.math", MATH, "approx",
                        "epilogue transcendentals: xltune's vectorizable polynomials or the C library", owner))
@@ -306,13 +319,18 @@ class _Writer:
     def __call__(self, b, bi, m, n, v):
         info, con = self.info, self.info.con
         value = from_acc(b, self.acc, v, info.out_dt) if self.acc is not None else v
-        lin = b.add(b.mul(bi, c64(con.M * con.N)), b.add(b.mul(m, c64(con.N)), n))
+        if info.conv is not None:
+            coords = info.conv.out_coords(b, bi, m, n)
+            ix = Index(self.group.shape, coords=coords, linear=linearize(b, coords, self.group.shape))
+        else:
+            # the product is row-major [batch..., M..., N...]
+            lin = b.add(b.mul(bi, c64(con.M * con.N)), b.add(b.mul(m, c64(con.N)), n))
 
-        def coords():
-            return (delinearize(b, bi, con.batch_shape) + delinearize(b, m, con.m_shape)
-                    + delinearize(b, n, con.n_shape))
+            def coords():
+                return (delinearize(b, bi, con.batch_shape) + delinearize(b, m, con.m_shape)
+                        + delinearize(b, n, con.n_shape))
 
-        ix = Index(self.group.shape, linear=lin, coords_fn=coords)
+            ix = Index(self.group.shape, linear=lin, coords_fn=coords)
         emit_element(self.cx, b, self.opts, info.epilogue, self.group, ix, self.args,
                      readers={info.dot_param: lambda em, _ix: value})
 
@@ -347,9 +365,16 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
     con = info.con
     acc = accumulator(info.out_dt)
     gemm = None
+    a_loader = None
+    if info.conv is not None:
+        form = info.conv
+
+        def a_loader(b, bi, m, k):      # (ptrs: the body's arguments, bound below)
+            return form.load_a(b, ptrs[info.lhs], info.lhs_dt, bi, m, k)
     if acc is not None:
         lanes = vector_lanes(info)
-        gemm = GemmEmitter(cx, con, info.lhs_dt, info.rhs_dt, info.out_dt, _tiles(knobs, lanes), lanes)
+        gemm = GemmEmitter(cx, con, info.lhs_dt, info.rhs_dt, info.out_dt, _tiles(knobs, lanes), lanes,
+                           pack_a=knobs.pack_a, a_loader=a_loader)
     threads = max(1, knobs.threads)
     split = _Split.choose(con, gemm.tiles if gemm else Tiles(1, 1, 1, 1, 1), threads)
 
@@ -373,7 +398,7 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
     box = split.box(b, con, (fargs[nargs + 1], fargs[nargs + 2]) if threads > 1 else None)
     a_ptr, b_ptr = ptrs[info.lhs], ptrs[info.rhs]
     if gemm is None:
-        emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer)
+        emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer, a_loader)
         b.ret_void()
     else:
         ap = _alloc(cx, b, gemm.a_pack_elems * acc.nbytes)
@@ -383,7 +408,7 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
         with b.if_else(no_mem) as (then, otherwise):
             with then:
                 # no memory for packing: the same sums without packed panels (slow, correct)
-                emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer)
+                emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer, a_loader)
             with otherwise:
                 gemm.emit_box(b, a_ptr, b_ptr, ap, bp, box, writer, partial if needs_partial else None)
         _free(cx, b, ap)
