@@ -312,7 +312,7 @@ def test_threads_split_every_kind_of_output_group(tile):
     for threads in knobs["threads"].choices:
         exe = build_cpu(m, {knobs["threads"].name: threads, knobs["tile"].name: tile})
         if threads > 1:
-            assert "pthread_create" in exe.stages["llvm"]
+            assert "xltune_rt_parallel_for" in exe.stages["llvm"]   # threads.emit_threaded
         got = exe(*args)
         for g, s, w in zip(got, single, want):
             assert_bitwise(g, s, f"threads={threads}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from ...config import Config
-from . import blas, objcache
+from . import blas, objcache, threads
 from .llvm_target import host
 from .program import KernelNotLowerable, build_llvm, demote, kernel_knobs, plan_program
 from .runtime import CpuRunner
@@ -60,7 +60,8 @@ class CpuBackend:
                 stats["object_cache"] = "hit"
             stages["llvm"] = compiled.optimized_ir
             stages["asm"] = compiled.asm
-            library = target.load(compiled.object_image, segments, imports=blas.imports_for(ir_text))
+            imports = {**blas.imports_for(ir_text), **threads.imports_for(ir_text)}
+            library = target.load(compiled.object_image, segments, imports=imports)
         else:
             stages["llvm"] = "; no native code: every instruction runs in the interpreter\n"
             stages["asm"] = ""

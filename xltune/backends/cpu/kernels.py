@@ -8,9 +8,9 @@ inline it into the segment function that calls it). Per output group (outputs of
 - nest: one loop per dimension (unit dims skipped), innermost dimension contiguous.
 The innermost loop carries the vectorization hints from the knobs as `!llvm.loop` metadata.
 
-Threads (knob `threads`, big kernels only): the loop body becomes `@k.<name>.body(ptrs..., t, T)`,
-which walks chunk t of T of each group's outermost loop; the kernel starts T-1 POSIX threads on
-a trampoline, runs chunk 0 itself and joins them (a thread that cannot be started runs inline).
+Threads (knob `threads`, big kernels only): the loop body becomes `@k.<name>.body(ptrs..., c, C)`,
+which walks chunk c of C of each group's outermost loop; `threads.emit_threaded` runs the chunks
+on T threads (the caller included) that claim them one by one.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from ...codegen.kernel import (emit_element, output_groups, staged_params, trans
                                uses_approx_math)
 from ...codegen.loops import for_range, loop_metadata
 from ...config import Config, Knob
+from .threads import emit_threaded
 
 VECTOR_WIDTHS = (0, 1, 4, 8, 16)
 UNROLLS = (0, 1, 2, 4)
@@ -179,49 +180,6 @@ def chunk_range(b, chunk, extent: int, unit: int):
     lo = b.mul(b.udiv(b.mul(c64(units), t), n), c64(unit))
     hi = b.mul(b.udiv(b.mul(c64(units), b.add(t, c64(1))), n), c64(unit))
     return lo, _min(b, hi, extent)
-
-
-def emit_threaded(cx, fname, body, nargs: int, nthreads: int):
-    """The kernel: chunks 1..T-1 on new threads, chunk 0 here, then join. body takes nargs
-    pointers, then (t, T)."""
-    m = cx.module
-    tramp = ir.Function(m, ir.FunctionType(T.PTR, [T.PTR]), name=fname + ".thread")
-    tramp.linkage = "internal"
-    tb = ir.IRBuilder(tramp.append_basic_block("entry"))
-    ctx = tramp.args[0]
-    targs = [tb.load(tb.gep(ctx, [c64(k)], source_etype=T.PTR), typ=T.PTR) for k in range(nargs)]
-    tid = tb.ptrtoint(tb.load(tb.gep(ctx, [c64(nargs)], source_etype=T.PTR), typ=T.PTR), T.I64)
-    tb.call(body, targs + [tid, c64(nthreads)])
-    tb.ret(ir.Constant(T.PTR, None))
-
-    fn = ir.Function(m, ir.FunctionType(T.VOID, [T.PTR] * nargs), name=fname)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    args = list(fn.args)
-    create = cx.declare("pthread_create", T.I32, [T.PTR, T.PTR, T.PTR, T.PTR])
-    join = cx.declare("pthread_join", T.I32, [T.I64, T.PTR])
-    stride = nargs + 1
-    ctxs = b.alloca(T.PTR, size=c64(nthreads * stride))
-    tids = b.alloca(T.I64, size=c64(nthreads))
-    started = []
-    for t in range(1, nthreads):
-        base = b.gep(ctxs, [c64(t * stride)], source_etype=T.PTR)
-        for k, a in enumerate(args):
-            b.store(a, b.gep(base, [c64(k)], source_etype=T.PTR))
-        b.store(b.inttoptr(c64(t), T.PTR), b.gep(base, [c64(nargs)], source_etype=T.PTR))
-        rc = b.call(create, [b.gep(tids, [c64(t)], source_etype=T.I64), ir.Constant(T.PTR, None), tramp, base])
-        ok = b.icmp_signed("==", rc, ir.Constant(T.I32, 0))
-        with b.if_then(b.not_(ok)):
-            b.call(body, args + [c64(t), c64(nthreads)])     # no thread: do it here
-        started.append((t, ok))
-    b.call(body, args + [c64(0), c64(nthreads)])
-    for t, ok in started:
-        with b.if_then(ok):
-            b.call(join, [b.load(b.gep(tids, [c64(t)], source_etype=T.I64), typ=T.I64),
-                          ir.Constant(T.PTR, None)])
-    b.ret_void()
-    return fn
 
 
 def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=0, staged=(), chunk=None):

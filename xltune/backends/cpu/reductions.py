@@ -39,7 +39,8 @@ from ...codegen.reduction import (AccSlots, NotAReductionKernel, PositionEmitter
 from ...config import Config, Knob
 from ...ir.module import Computation, Instruction
 from .kernels import (MATH, THREADS, THREADS_DEFAULT_MIN, THREADS_KNOB_MIN, UNROLLS, VECTOR_WIDTHS,
-                      KernelFamily, chunk_range, emit_threaded, host_threads)
+                      KernelFamily, chunk_range, host_threads)
+from .threads import CHUNKS_PER_THREAD, emit_threaded
 
 ROW_BLOCKS = (1, 2, 4, 8)
 ACCUMULATORS = (0, 1, 2, 4, 8)
@@ -246,20 +247,21 @@ class _Kernel:
         kb = ir.IRBuilder(fn.append_basic_block("entry"))
         kargs = list(fn.args)
         nthreads = self.knobs.threads if self._threaded() else 1
+        nchunks = nthreads * CHUNKS_PER_THREAD if nthreads > 1 else 1
         if self.split_row:
             nslots = sum(len(c.result_dtypes) * 2 for c in self.plan.combiners.values())
-            scr = kb.alloca(T.I8, size=c64(nslots * nthreads * SLOT))
+            scr = kb.alloca(T.I8, size=c64(nslots * nchunks * SLOT))
             scr.align = 64
         else:
             scr = ir.Constant(T.PTR, None)
         if nthreads > 1:
-            launch = emit_threaded(self.cx, self.fname + ".par", body, self.nargs + 1, nthreads)
+            launch = emit_threaded(self.cx, self.fname + ".par", body, self.nargs + 1, nthreads, nchunks)
             kb.call(launch, kargs + [scr])
         else:
             kb.call(body, kargs + [scr, c64(0), c64(1)])
         if self.split_row:
             kptrs = [kargs[k] for k in self.param_arg] + [kargs[k] for k in self.output_arg]
-            self._split_row_finish(kb, kptrs, scr, nthreads)
+            self._split_row_finish(kb, kptrs, scr, nchunks)
         kb.ret_void()
         return fn
 
@@ -356,8 +358,8 @@ class _Kernel:
                 em.store_position_outputs(rows_b[r])
 
     # ---- one row split over threads (full reductions) ---------------------------------------------------
-    def _slot_ptr(self, b, scratch, index: int, t, nthreads):
-        off = b.mul(b.add(b.mul(c64(index), nthreads), t), c64(SLOT))
+    def _slot_ptr(self, b, scratch, index: int, c, nchunks):
+        off = b.mul(b.add(b.mul(c64(index), nchunks), c), c64(SLOT))
         return b.gep(scratch, [off], inbounds=True, source_etype=T.I8)
 
     def _partials(self):
@@ -391,17 +393,17 @@ class _Kernel:
                 for part, x in enumerate(v if isinstance(v, tuple) else (v,)):
                     b.store(x, self._slot_ptr(b, scratch, index[h, k, part], chunk[0], chunk[1]))
 
-    def _split_row_finish(self, b, ptrs, scratch, nthreads: int):
+    def _split_row_finish(self, b, ptrs, scratch, nchunks: int):
         p = self.plan
         em = self._emitter(b, ptrs)
         index = self._partials()
         for h in p.phases[0]:
             comb = p.combiners[h]
             acc = comb.init(em)
-            for t in range(nthreads):
+            for t in range(nchunks):
                 part = []
                 for k, (dt, ct) in enumerate(zip(comb.result_dtypes, comb.acc_types())):
-                    vals = [b.load(self._slot_ptr(b, scratch, index[h, k, q], c64(t), c64(nthreads)), typ=ct)
+                    vals = [b.load(self._slot_ptr(b, scratch, index[h, k, q], c64(t), c64(nchunks)), typ=ct)
                             for q in range(2 if dt.is_complex else 1)]
                     part.append(tuple(vals) if dt.is_complex else vals[0])
                 acc = comb.merge(em, acc, part)
