@@ -10,8 +10,9 @@ or a lone dot_general becomes one native kernel, in one of two ways (knob `cpu.<
 
 Kernel layout (the argument convention of loop kernels): `void @k<N>.<name>(ptr noalias ...)`,
 region parameter k at args[param_arg[k]], output k at args[output_arg[k]]. With threads the work
-is split by `_Split` (batch when there are enough products, else rows or columns) and each
-thread runs the same GEMM over its box with its own packing buffers (heap, per call).
+is cut into chunks (`_Split`: whole products of the batch, rows or columns; knob `split`) that
+the threads claim dynamically; each chunk runs the same GEMM over its box with its own packing
+buffers (heap, per chunk).
 
 Complex dots run one product at a time in the element type (the interpreter's rounding). Every
 value of every knob computes the interpreter's answer (tests/backends/test_cpu_dot*.py).
@@ -35,8 +36,8 @@ from ...codegen.loops import for_range
 from ...config import Config, Knob
 from ...ir.module import Computation, Instruction
 from . import blas
-from .kernels import (THREADS, KernelFamily, LoopKernelKnobs, chunk_range, emit_loop_kernel, emit_threaded,
-                      host_threads)
+from .kernels import THREADS, KernelFamily, LoopKernelKnobs, chunk_range, emit_loop_kernel, host_threads
+from .threads import CHUNKS_PER_THREAD, emit_threaded
 
 CONTRACTIONS = ("dot_general", "dot")
 LIBRARY_OPS = CONTRACTIONS + ("convolution",)
@@ -48,6 +49,7 @@ MC = (24, 48, 96, 192, 384)
 KC = (64, 128, 256, 512, 1024)
 NC = (256, 1024, 4096, 16384)
 DOT = ("gemm", "blas")
+SPLITS = ("batch", "m", "n")
 MATH = ("approx", "libm")
 THREADS_KNOB_MIN_FLOPS = 1 << 18       # below this a dot is not worth a thread
 THREADS_DEFAULT_MIN_FLOPS = 1 << 22    # from here the default uses every core
@@ -157,6 +159,7 @@ def claim(inst: Instruction):
 class DotKnobs:
     dot: str = "gemm"
     threads: int = 1
+    split: str = "m"
     micro: str = "6x4"
     mc: int = 96
     kc: int = 1024
@@ -239,9 +242,12 @@ def dot_knobs(name: str, comp: Computation) -> list[Knob]:
         ks.append(Knob(f"cpu.{name}.dot", DOT, "blas" if flops >= BLAS_DEFAULT_MIN_FLOPS else "gemm",
                        "the product through xltune's tiled GEMM (epilogue fused) or an OpenBLAS call", owner))
     if flops >= THREADS_KNOB_MIN_FLOPS:
-        ks.append(Knob(f"cpu.{name}.threads", THREADS,
-                       host_threads() if flops >= THREADS_DEFAULT_MIN_FLOPS else 1,
-                       "threads sharing the product (split over batch, rows or columns)", owner))
+        threads = host_threads() if flops >= THREADS_DEFAULT_MIN_FLOPS else 1
+        ks.append(Knob(f"cpu.{name}.threads", THREADS, threads,
+                       "threads sharing the product", owner))
+        lanes = vector_lanes(info)
+        ks.append(Knob(f"cpu.{name}.split", SPLITS, default_split(info.con, lanes, max(threads, 2)),
+                       "what threads share: whole products of the batch, rows, or columns", owner))
     if gemm and info.con.K > 0 and info.con.M * info.con.N * info.con.B > 0:
         choices = micro_choices()
         ks += [
@@ -337,23 +343,37 @@ class _Writer:
 
 @dataclass(frozen=True)
 class _Split:
-    """How threads share the product: whole batch elements, or rows / columns of each."""
+    """How threads share the product: chunks of whole batch elements, of rows or of columns,
+    claimed dynamically by the threads (threads.emit_threaded). More chunks than threads keep a
+    busy machine from stalling the kernel on its slowest thread, but every row chunk packs all of
+    B again (and every column chunk all of A, when A is packed): those get one chunk per thread."""
     axis: str     # "batch" | "m" | "n"
     unit: int
+    chunks: int
 
     @staticmethod
-    def choose(con: Contraction, tiles: Tiles, threads: int) -> "_Split":
-        if con.B >= threads and (con.B % threads == 0 or con.B >= 4 * threads):
-            return _Split("batch", 1)
-        if con.M >= con.N:
-            return _Split("m", tiles.mr)
-        return _Split("n", tiles.nr)
+    def of(axis: str, con: Contraction, tiles: Tiles, threads: int, packs_a: bool) -> "_Split":
+        extent = {"batch": con.B, "m": con.M, "n": con.N}[axis]
+        unit = {"batch": 1, "m": tiles.mr, "n": tiles.nr}[axis]
+        units = max(1, -(-extent // unit))
+        per = CHUNKS_PER_THREAD if axis == "batch" or (axis == "n" and not packs_a) else 1
+        return _Split(axis, unit, max(1, min(units, threads * per)))
 
     def box(self, b, con: Contraction, chunk):
         full = {"batch": (c64(0), c64(con.B)), "m": (c64(0), c64(con.M)), "n": (c64(0), c64(con.N))}
         extent = {"batch": con.B, "m": con.M, "n": con.N}[self.axis]
         full[self.axis] = chunk_range(b, chunk, extent, self.unit)
         return (*full["batch"], *full["m"], *full["n"])
+
+
+def default_split(con: Contraction, lanes: int, threads: int) -> str:
+    """Whole products when there are enough of them; else columns when there are several
+    micro-panels per thread (no operand is packed twice when A is read in place), else rows."""
+    if con.B >= threads and (con.B % threads == 0 or con.B >= 4 * threads):
+        return "batch"
+    if con.N >= 2 * 4 * lanes * threads:
+        return "n"
+    return "m"
 
 
 def _tiles(knobs: DotKnobs, lanes: int) -> Tiles:
@@ -376,7 +396,8 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
         gemm = GemmEmitter(cx, con, info.lhs_dt, info.rhs_dt, info.out_dt, _tiles(knobs, lanes), lanes,
                            pack_a=knobs.pack_a, a_loader=a_loader)
     threads = max(1, knobs.threads)
-    split = _Split.choose(con, gemm.tiles if gemm else Tiles(1, 1, 1, 1, 1), threads)
+    split = _Split.of(knobs.split, con, gemm.tiles if gemm else Tiles(1, 1, 1, 1, 1), threads,
+                      gemm is None or gemm.pack_a)
 
     # partial sums between k blocks: in the first output when it holds accumulator values and
     # is no operand's storage, else a scratch of the product's size
@@ -417,7 +438,7 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
 
     run = body
     if threads > 1:
-        run = emit_threaded(cx, fname + ".threads", body, nargs + 1, threads)
+        run = emit_threaded(cx, fname + ".threads", body, nargs + 1, threads, split.chunks)
 
     fn = _new_function(cx, fname, nargs)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
