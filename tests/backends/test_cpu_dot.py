@@ -125,6 +125,18 @@ def test_degenerate_shapes(case):
     _check(dot_module(*case), what=str(case))
 
 
+@pytest.mark.parametrize("lhs,rhs", [((7,), (7, 5)), ((4, 7), (7,)), ((4, 7), (7, 3)), ((6,), (6,))])
+def test_legacy_dot(lhs, rhs):
+    from cpu_testlib import module_of, tensor
+    m = module_of(lambda c, ps: c.add("dot", ps, None, {}, name="dot"), [tensor(lhs, "f32"), tensor(rhs, "f32")])
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(lhs).astype(np.float32), rng.standard_normal(rhs).astype(np.float32)]
+    for choice in ("gemm", "blas"):
+        exe = build_cpu(m, {"cpu.dot.dot": choice})
+        assert exe.stats["fallback_ops"] == 0
+        np.testing.assert_allclose(exe(*args), reference(m, *args)[0], rtol=1e-5, atol=1e-5)
+
+
 # ---- through the pipeline: epilogues ----------------------------------------------------------------------
 MLP = """
 func.func @main(%x: tensor<48x96xf32>, %w: tensor<96x80xf32>, %b: tensor<80xf32>) -> tensor<48x80xf32> {
