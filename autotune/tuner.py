@@ -381,9 +381,33 @@ def _select(study, space, runner, top_k, final_budget, trial_timeout) -> dict:
             best = Config.from_json(simple["config"])  # builds the very same program
             notes.append(f"left out {len(simple['dropped'])} knob(s) that don't change the program: "
                          f"{', '.join(simple['dropped'])}")
+        if "default" in ms and not _confirm(runner, ms, chosen, best, final_budget, trial_timeout, notes):
+            chosen, best = "default", Config()
     return {"finalists": finalists, "trial_of": trial_of, "ms": ms, "failed": failed, "chosen": chosen,
             "best": best, "notes": notes,
             "n_considered": sum(1 for t in all_trials if t.state.is_finished())}
+
+
+def _confirm(runner, ms, chosen, best, final_budget, trial_timeout, notes) -> bool:
+    """A second, separate paired round of the winner (as it will be stored) against the default.
+    It must be faster again, and faster beyond noise over both rounds together: a lucky round —
+    a neighbour's load that hurt the default's threads more, say — doesn't make a tuned Config."""
+    res = runner.paired({"default": Config().to_json(), "best": best.to_json()}, final_budget, 15,
+                        timeout=3 * trial_timeout + 10 * final_budget)
+    samples = res.get("samples", {})
+    if "best" not in samples or "default" not in samples:
+        notes.append(f"the winner ({chosen}) could not be re-measured "
+                     f"({res.get('failed') or res.get('reason') or res.get('status')}); keeping the default")
+        return False
+    d2, b2 = (M.Measurement(np.asarray(samples[k]), res["batch"][k]) for k in ("default", "best"))
+    d = M.Measurement(np.concatenate([ms["default"].samples, d2.samples]), d2.batch)
+    b = M.Measurement(np.concatenate([ms[chosen].samples, b2.samples]), b2.batch)
+    if b2.median < d2.median and M.faster_beyond_noise(b, d):
+        ms["default"], ms[chosen] = d, b  # report both rounds
+        return True
+    notes.append(f"{chosen} did not confirm in a second paired round (default {d2}, it {b2}); "
+                 f"keeping the default")
+    return False
 
 
 def _publish(study, rdb, sel, module, be, url, name, store, digest) -> tuple[dict, str | None]:

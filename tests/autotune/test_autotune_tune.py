@@ -162,3 +162,29 @@ def test_callbacks_see_every_trial_in_the_callers_thread():
     assert [n for n, _, _ in seen] == list(range(5))
     assert all(in_main for _, _, in_main in seen)
     assert [s for _, s, _ in seen] == list(res.trials.sort_values("number")["state"])
+
+
+def test_a_winner_must_confirm_in_a_second_paired_round():
+    from xltune import measure as M
+    from xltune.autotune.tuner import _confirm
+
+    class Runner:
+        def __init__(self, default_s, best_s):
+            self.times = {"default": default_s, "best": best_s}
+
+        def paired(self, configs, budget, rounds, timeout):
+            rng = np.random.default_rng(0)
+            return {"samples": {k: list(self.times[k] * (1 + 0.01 * rng.standard_normal(15))) for k in configs},
+                    "batch": {k: 1 for k in configs}, "failed": {}}
+
+    def first_round():
+        rng = np.random.default_rng(1)
+        return {"default": M.Measurement(1e-3 * (1 + 0.01 * rng.standard_normal(15))),
+                "trial 5": M.Measurement(0.5e-3 * (1 + 0.01 * rng.standard_normal(15)))}
+
+    ms, notes = first_round(), []
+    assert _confirm(Runner(1e-3, 0.5e-3), ms, "trial 5", Config({"fake.width": 4}), 0.1, 10, notes)
+    assert ms["default"].n == 30 and ms["trial 5"].n == 30 and notes == []
+    ms, notes = first_round(), []  # round two: the "winner" is the slower one now
+    assert not _confirm(Runner(1e-3, 1.3e-3), ms, "trial 5", Config({"fake.width": 4}), 0.1, 10, notes)
+    assert "did not confirm" in notes[0]
