@@ -125,6 +125,13 @@ def test_softmax_phases_and_where_outputs_go():
     assert plan.position_outputs == [1]
     assert [i.name for i in plan.hoisted[1]] == ["l"]
     assert plan.loops == 3 and plan.positions == 8 and plan.length == 32
+    # exp(x - max) is computed by the second pass and read again by the third: kept, not recomputed
+    assert {i.name: k for i, k in plan.stash.items()} == {"e": 1}
+
+
+def test_nothing_cheap_or_moved_is_stashed():
+    cheap = SOFTMAX.replace("stablehlo.exponential %d", "stablehlo.negate %d")
+    assert analyze(_fn(cheap)).stash == {}
 
 
 @pytest.mark.parametrize("middle,why", [

@@ -233,6 +233,7 @@ class ReductionPlan:
     position_outputs: list             # outputs stored once per position
     hoisted: list                      # [[member]] per phase: per-position values ready after it
     ready: dict = field(default_factory=dict)   # member -> phase whose results it needs (-1: none)
+    stash: dict = field(default_factory=dict)   # member -> the pass that computes it (see stash_plan)
 
     @property
     def kept(self) -> tuple:
@@ -412,8 +413,63 @@ def analyze(comp) -> ReductionPlan:
         raise NotAReductionKernel("passes over a row need the reduced dims innermost")
     hoisted = [[i for i in order if i.opcode != "reduce" and deps[i] and not is_full(i) and ready[i] == k]
                for k in range(nphases)]
-    return ReductionPlan(comp, heroes, {h: Combiner.of(h) for h in heroes}, shape, dims, layout, phases,
+    plan = ReductionPlan(comp, heroes, {h: Combiner.of(h) for h in heroes}, shape, dims, layout, phases,
                          full_outputs, position_outputs, hoisted, ready)
+    plan.stash = stash_plan(plan, order, is_full)
+    return plan
+
+
+# ops whose result is worth keeping rather than computing again in a later pass over the row
+EXPENSIVE = frozenset({"exponential", "exponential_minus_one", "log", "log_plus_one", "logistic", "tanh",
+                       "erf", "erf_inv", "sine", "cosine", "tan", "power", "atan2", "cbrt", "divide",
+                       "remainder", "sqrt", "rsqrt", "acos", "asin", "atan", "acosh", "asinh", "atanh",
+                       "cosh", "sinh", "lgamma"})
+
+
+def stash_plan(plan: ReductionPlan, order, is_full) -> dict:
+    """Values of the row's shape that a later pass would compute again (softmax's exp(x - max),
+    needed by the sum and by the division): {member: pass that computes it}. A backend may keep
+    them in a row-sized buffer instead (every element of the row is visited in every pass, at its
+    own index). Only where no data movement reads a computed value of the row's shape, so a
+    stashed value is always read at the index it was stored at."""
+    if plan.layout != "row" or plan.loops < 2:
+        return {}
+    comp = plan.comp
+    for i in order:
+        if i.opcode in ("parameter", "constant") or i.opdef.category != DATA_MOVEMENT:
+            continue
+        if any(is_full(o) and o.opcode not in ("parameter", "constant") for o in i.operands):
+            return {}
+    expensive: dict = {}
+    for i in order:
+        expensive[i] = is_full(i) and (i.opcode in EXPENSIVE or
+                                       any(expensive.get(o, False) for o in i.operands))
+    roots = []
+    for k in range(plan.loops):
+        r = [x for h in (plan.phases[k] if k < len(plan.phases) else []) for x in plan.combiners[h].inputs]
+        r += [comp.outputs[o] for o in plan.outputs_in_loop(k)]
+        roots.append(r)
+
+    def evaluated(k, stop) -> set:
+        seen, stack = set(), list(roots[k])
+        while stack:
+            i = stack.pop()
+            if i in seen or not is_full(i) or i.opcode in ("parameter", "constant"):
+                continue
+            seen.add(i)
+            if i in stop:
+                continue
+            stack.extend(i.operands)
+        return seen
+
+    stash: dict = {}
+    for v in reversed(order):
+        if not expensive.get(v) or v.opcode in ("parameter", "constant"):
+            continue
+        passes = [k for k in range(plan.loops) if v in evaluated(k, stash)]
+        if len(passes) > 1:
+            stash[v] = passes[0]
+    return stash
 
 
 def _nonunit_dims(shape) -> list[int]:
@@ -487,11 +543,15 @@ class PositionEmitter(ElementalEmitter):
         self.plan = plan
         self.args = args
         self.bound: dict = {}
+        self.stashed: dict = {}          # member -> reader(ix): values kept by an earlier pass
 
     def value(self, inst, ix: Index):
         v = self.bound.get(inst)
         if v is not None:
             return v
+        r = self.stashed.get(inst)
+        if r is not None:
+            return r(ix)
         if inst.opcode == "reduce":
             raise NotLowerable(f"{inst.ref} read before its pass finished")
         return super().value(inst, ix)

@@ -38,16 +38,18 @@ from ...codegen.reduction import (AccSlots, NotAReductionKernel, PositionEmitter
                                   entry_alloca, group_index, row_linear)
 from ...config import Config, Knob
 from ...ir.module import Computation, Instruction
-from .kernels import (MATH, THREADS, THREADS_DEFAULT_MIN, THREADS_KNOB_MIN, UNROLLS, VECTOR_WIDTHS,
+from .kernels import (MATH, THREADS, THREADS_DEFAULT_MIN, THREADS_KNOB_MIN, VECTOR_WIDTHS,
                       KernelFamily, chunk_range, host_threads)
 from .threads import CHUNKS_PER_THREAD, emit_threaded
 
 ROW_BLOCKS = (1, 2, 4, 8)
-ACCUMULATORS = (0, 1, 2, 4, 8)
+ACCUMULATORS = (1, 2, 4, 8)
+INTERLEAVES = (1, 2, 4)
 COLUMN_BLOCKS = (16, 64, 256, 1024, 4096)
 STRATEGIES = ("column", "strided")
 SPLIT_UNIT = 256            # elements: a split row is cut at multiples of this
 SLOT = 64                   # bytes per partial result in the scratch (one cache line: no false sharing)
+STASH_BYTES = 256 << 10     # stack bytes for values kept between passes over a row
 
 
 # ---- which instructions ------------------------------------------------------------------------------
@@ -126,14 +128,38 @@ def plan_of(comp) -> ReductionPlan:
 @dataclass
 class ReductionKnobs:
     vector_width: int = 0        # SIMD lanes of every inner loop (0: LLVM's choice)
-    accumulators: int = 0        # interleaved vector accumulators of a reduction loop (0: LLVM's)
-    unroll: int = 0              # interleave count of the element-wise passes and column loops
+    accumulators: int = 4        # interleaved vector accumulators of a reduction loop
+    unroll: int = 2              # interleave count of the element-wise passes and column loops
     reassociate: bool = True     # float add/multiply steps may be regrouped
     row_block: int = 1           # rows per iteration (row layout)
     column_block: int = 1024     # columns per block (column layout)
     strategy: str = "column"     # column layout: "column" or "strided"
+    stash: bool = True           # row layout: keep expensive values of the row for later passes
     threads: int = 1
     math: str = "approx"
+
+
+def default_vector_width(plan: ReductionPlan, comp) -> int:
+    """256-bit vectors, 512-bit ones for kernels that compute transcendentals.
+
+    Measured on AVX-512 hosts (docs/cpu-backend.md): a row pass of loads, adds and stores runs
+    up to 1.7x faster with 256-bit vectors (inputs from numpy start 16 bytes past a cache line, and
+    every 64-byte access then spans two lines), while exp/tanh polynomials run 1.7x faster with
+    512-bit ones."""
+    bits = max((_compute_bits(x.dtype) for h in plan.heroes for x in plan.combiners[h].inputs), default=32)
+    from .llvm_target import host
+    vector_bits = host().vector_bits
+    want = min(vector_bits, 512 if uses_approx_math(comp) else 256)
+    lanes = want // max(bits, 8)
+    return max([w for w in VECTOR_WIDTHS if 4 <= w <= lanes], default=4)
+
+
+def _compute_bits(dt) -> int:
+    if dt.is_complex:
+        dt = dt.component
+    if dt.is_float:
+        return 64 if dt.name == "f64" else 32      # f16/bf16 compute in f32
+    return max(dt.bits, 8)
 
 
 def default_row_block(plan: ReductionPlan) -> int:
@@ -144,25 +170,29 @@ def default_row_block(plan: ReductionPlan) -> int:
 def reduction_kernel_knobs(name: str, comp) -> list[Knob]:
     plan = plan_of(comp)
     owner = "cpu.reduction"
-    ks = [Knob(f"cpu.{name}.vector_width", VECTOR_WIDTHS, 0,
+    ks = [Knob(f"cpu.{name}.vector_width", VECTOR_WIDTHS, default_vector_width(plan, comp),
                "SIMD lanes of the kernel's inner loops (0: LLVM's choice, 1: scalar)", owner),
-          Knob(f"cpu.{name}.accumulators", ACCUMULATORS, 0,
-               "independent vector accumulators of a reduction loop (interleave count; 0: LLVM's choice)",
+          Knob(f"cpu.{name}.accumulators", ACCUMULATORS, 4,
+               "independent vector accumulators of a reduction loop (its interleave count)",
                owner)]
     if plan.layout == "row":
         ks.append(Knob(f"cpu.{name}.row_block", ROW_BLOCKS, default_row_block(plan),
                        "rows per iteration (their passes share one loop)", owner))
+        if plan.stash:
+            ks.append(Knob(f"cpu.{name}.stash", (False, True), True,
+                           "keep values a later pass over the row needs again (softmax's exp) in a row "
+                           "buffer instead of computing them again", owner))
         if plan.loops > len(plan.phases) or any(plan.outputs_in_loop(k) for k in range(plan.loops)):
-            ks.append(Knob(f"cpu.{name}.unroll", UNROLLS, 0,
-                           "interleave count of the passes that only store outputs (0: LLVM's choice)", owner))
+            ks.append(Knob(f"cpu.{name}.unroll", INTERLEAVES, 2,
+                           "interleave count of the passes that only store outputs", owner))
     elif plan.layout == "column":
         ks.append(Knob(f"cpu.{name}.strategy", STRATEGIES, "column",
                        "column: a vector of partial results accumulated row by row; strided: each "
                        "output walks its own column", owner))
         ks.append(Knob(f"cpu.{name}.column_block", COLUMN_BLOCKS, _default_column_block(plan),
                        "columns whose partial results are accumulated together", owner))
-        ks.append(Knob(f"cpu.{name}.unroll", UNROLLS, 0,
-                       "interleave count of the column loop (0: LLVM's choice)", owner))
+        ks.append(Knob(f"cpu.{name}.unroll", INTERLEAVES, 2,
+                       "interleave count of the column loop", owner))
     if any(c.reorders_rounding for c in plan.combiners.values()):
         ks.append(Knob(f"cpu.{name}.reassociate", (False, True), True,
                        "float sums/products may be regrouped (vector accumulators, thread chunks); "
@@ -281,17 +311,21 @@ class _Kernel:
     def _emitter(self, b, ptrs) -> PositionEmitter:
         return PositionEmitter(self.cx, b, self.opts, self.plan, ptrs)
 
+    # Every loop over a row keeps its loop: fully unrolled passes (a row has a constant length)
+    # would let LLVM keep a whole row's loads in registers from one pass to the next and spill
+    # them to the stack (twice the memory traffic), and cost compile time.
     def _reduce_md(self, heroes):
         """Hints of a loop carrying these reductions: the knobs when its steps may be regrouped,
         else none (without `reassoc` LLVM keeps a float reduction in order)."""
         combs = [self.plan.combiners[h] for h in heroes]
         if combs and not self.regroup:
-            return None
+            return loop_metadata(self.cx.module, unroll=1)
         return loop_metadata(self.cx.module, vector_width=self.knobs.vector_width,
-                             interleave=self.knobs.accumulators if combs else self.knobs.unroll)
+                             interleave=self.knobs.accumulators if combs else self.knobs.unroll, unroll=1)
 
     def _plain_md(self):
-        return loop_metadata(self.cx.module, vector_width=self.knobs.vector_width, interleave=self.knobs.unroll)
+        return loop_metadata(self.cx.module, vector_width=self.knobs.vector_width, interleave=self.knobs.unroll,
+                             unroll=1)
 
     def _step(self, em: PositionEmitter, hero, slots: AccSlots, ix, i=None):
         comb = self.plan.combiners[hero]
@@ -327,6 +361,7 @@ class _Kernel:
             for h in p.phases[k]:
                 for r in range(blk):
                     slots[h, r] = AccSlots(b, p.combiners[h], 1, name=f"acc.{k}.{r}")
+        stash = self._stash_buffers(b, blk)
         with for_range(b, lo, hi, step=blk, name="row") as r0:
             last = b.sub(hi, c64(1))
             rows_b = [r0] + [_min_v(b, b.add(r0, c64(r)), last) for r in range(1, blk)]
@@ -345,10 +380,17 @@ class _Kernel:
                                 stack.enter_context(em.scoped())
                             for r, em in enumerate(ems):
                                 ix = self._s_index(b, rows_b[r], j)
+                                for v, first in p.stash.items():
+                                    if (v, r) in stash and first < k:
+                                        em.stashed[v] = _stash_reader(b, stash[v, r], v.dtype, j)
                                 for h in heroes:
                                     self._step(em, h, slots[h, r], ix)
                                 for o in outs:
                                     em.store_output(o, ix)
+                                for v, first in p.stash.items():
+                                    if (v, r) in stash and first == k:
+                                        T.store(b, stash[v, r], v.dtype, j, em.value(v, ix))
+                                em.stashed.clear()
                 if k < len(p.phases):
                     for r, em in enumerate(ems):
                         for h in heroes:
@@ -356,6 +398,22 @@ class _Kernel:
                         em.hoist(k, rows_b[r])
             for r, em in enumerate(ems):
                 em.store_position_outputs(rows_b[r])
+
+    def _stash_buffers(self, b, blk) -> dict:
+        """Row-sized buffers for the values a later pass reads again ((member, row in block) ->
+        buffer), as many as fit in STASH_BYTES."""
+        p = self.plan
+        out, used = {}, 0
+        if not self.knobs.stash:
+            return out
+        for v in p.stash:
+            nbytes = p.length * v.dtype.itemsize * blk
+            if used + nbytes > STASH_BYTES:
+                continue
+            used += nbytes
+            for r in range(blk):
+                out[v, r] = entry_alloca(b, T.storage_type(v.dtype), p.length * T.lanes(v.dtype), name="stash")
+        return out
 
     # ---- one row split over threads (full reductions) ---------------------------------------------------
     def _slot_ptr(self, b, scratch, index: int, c, nchunks):
@@ -490,6 +548,10 @@ class _Kernel:
                 self._finish(em, h, slots[h].load(b))
             em.hoist(0, pos)
             em.store_position_outputs(pos)
+
+
+def _stash_reader(b, buf, dt, j):
+    return lambda ix: T.load(b, buf, dt, j)
 
 
 def _min_v(b, x, y):
