@@ -4,7 +4,8 @@
                                      where every value lives (params, outputs, constants, arena)
     emit      program.build_llvm     one LLVM module: kernels + one function per native segment
     compile   llvm_target.host()     O3 with loop/SLP vectorization for the host CPU
-    cache     objcache               keyed by (IR, triple, CPU, features, versions)
+    cache     objcache               keyed by (IR, triple, CPU, features, versions); plancache finds
+                                     a warm compile's object without emitting IR
     run       runtime.CpuRunner      pointer table + ctypes, interpreter for fallbacks
 
 Stages added: "schedule" (the plan), "llvm" (optimized IR), "asm". Stats added: "native_kernels",
@@ -15,10 +16,15 @@ from __future__ import annotations
 import time
 
 from ...config import Config
-from . import blas, objcache, threads
+from . import blas, objcache, plancache, threads
 from .llvm_target import host
 from .program import KernelNotLowerable, build_llvm, demote, kernel_knobs, plan_program
 from .runtime import CpuRunner
+
+
+def _imports(ir_text: str) -> dict[str, int]:
+    """Addresses of the outside functions (BLAS, the threads runtime) that IR text names."""
+    return {**blas.imports_for(ir_text), **threads.imports_for(ir_text)}
 
 
 class CpuBackend:
@@ -32,12 +38,24 @@ class CpuBackend:
     def build(self, module, config: Config, stages: dict, stats: dict):
         t0 = time.perf_counter()
         plan = plan_program(module, config)
-        for _ in range(len(plan.steps) + 1):
-            try:
-                llmod, segments = build_llvm(plan, config)
-                break
-            except KernelNotLowerable as e:
-                demote(plan, e.step, e.reason)
+        target = host()
+        # a warm compile finds its object without emitting LLVM IR (plancache)
+        pkey = plancache.plan_key(module, config, target, kernel_knobs(module)) if objcache.enabled() else None
+        rec = plancache.lookup(pkey) if pkey else None
+        compiled = objcache.object_cache().get(rec["object"]) if rec else None
+        if compiled is not None:
+            for k, reason in rec["demoted"]:
+                demote(plan, plan.steps[k], reason)
+            segments, import_names, okey = rec["segments"], rec.get("imports", []), None
+        else:
+            demoted = []
+            for _ in range(len(plan.steps) + 1):
+                try:
+                    llmod, segments = build_llvm(plan, config)
+                    break
+                except KernelNotLowerable as e:
+                    demoted.append([plan.steps.index(e.step), e.reason])
+                    demote(plan, e.step, e.reason)
         stages["schedule"] = plan.text()
         stats["native_kernels"] = len(plan.kernels)
         stats["fallback_ops"] = len(plan.fallbacks)
@@ -45,22 +63,28 @@ class CpuBackend:
             stats["fallbacks"] = [f"{s.inst.ref} ({s.inst.opcode}): {s.reason}" for s in plan.fallbacks]
         t1 = time.perf_counter()
         stats["codegen_seconds"] = t1 - t0
-        target = host()
         library = None
         if segments:
-            ir_text = str(llmod)
-            key = target.cache_key(ir_text)
-            cache = objcache.object_cache()
-            compiled = cache.get(key)
-            if compiled is None:
-                compiled = target.compile_ir(ir_text)
-                cache.put(key, compiled)
-                stats["object_cache"] = "miss" if objcache.enabled() else "off"
-            else:
+            if compiled is not None:
                 stats["object_cache"] = "hit"
+            else:
+                ir_text = str(llmod)
+                okey = target.cache_key(ir_text)
+                cache = objcache.object_cache()
+                compiled = cache.get(okey)
+                if compiled is None:
+                    compiled = target.compile_ir(ir_text)
+                    cache.put(okey, compiled)
+                    stats["object_cache"] = "miss" if objcache.enabled() else "off"
+                else:
+                    stats["object_cache"] = "hit"
+                import_names = sorted(_imports(ir_text))
+                if pkey:
+                    plancache.store(pkey, {"object": okey, "segments": segments, "demoted": demoted,
+                                           "imports": import_names})
             stages["llvm"] = compiled.optimized_ir
             stages["asm"] = compiled.asm
-            imports = {**blas.imports_for(ir_text), **threads.imports_for(ir_text)}
+            imports = _imports(" ".join(f'@"{n}" {n}' for n in import_names))
             library = target.load(compiled.object_image, segments, imports=imports)
         else:
             stages["llvm"] = "; no native code: every instruction runs in the interpreter\n"
