@@ -323,6 +323,10 @@ class _Kernel:
         return loop_metadata(self.cx.module, vector_width=self.knobs.vector_width,
                              interleave=self.knobs.accumulators if combs else self.knobs.unroll, unroll=1)
 
+    def _outer_md(self):
+        """Loops around the passes are never unrolled: copies of every pass, no speed."""
+        return loop_metadata(self.cx.module, unroll=1)
+
     def _plain_md(self):
         return loop_metadata(self.cx.module, vector_width=self.knobs.vector_width, interleave=self.knobs.unroll,
                              unroll=1)
@@ -362,7 +366,7 @@ class _Kernel:
                 for r in range(blk):
                     slots[h, r] = AccSlots(b, p.combiners[h], 1, name=f"acc.{k}.{r}")
         stash = self._stash_buffers(b, blk)
-        with for_range(b, lo, hi, step=blk, name="row") as r0:
+        with for_range(b, lo, hi, step=blk, name="row", metadata=self._outer_md()) as r0:
             last = b.sub(hi, c64(1))
             rows_b = [r0] + [_min_v(b, b.add(r0, c64(r)), last) for r in range(1, blk)]
             ems = [self._emitter(b, ptrs) for _ in range(blk)]
@@ -483,7 +487,7 @@ class _Kernel:
         lo, hi = chunk_range(b, chunk, units, 1)
         slots = {h: AccSlots(b, p.combiners[h], cb, name="col") for h in heroes}
         md = self._plain_md()
-        with for_range(b, lo, hi, name="blk") as u:
+        with for_range(b, lo, hi, name="blk", metadata=self._outer_md()) as u:
             o = b.udiv(u, c64(nblocks))
             c0 = b.mul(b.urem(u, c64(nblocks)), c64(cb))
             cn = _min_v(b, b.sub(c64(cols), c0), c64(cb))
@@ -492,7 +496,7 @@ class _Kernel:
                 with em0.scoped():
                     for h in heroes:
                         slots[h].store(b, p.combiners[h].init(em0), c)
-            with for_range(b, 0, nrows, name="i") as i:
+            with for_range(b, 0, nrows, name="i", metadata=self._outer_md()) as i:
                 with for_range(b, 0, cn, name="c", metadata=md) as c:
                     em = self._emitter(b, ptrs)
                     col = b.add(c0, c)
@@ -521,7 +525,7 @@ class _Kernel:
         kept = list(p.kept)
         red = [d for d in p.dims if p.shape[d] != 1]
         slots = {h: AccSlots(b, p.combiners[h], 1) for h in heroes}
-        with for_range(b, lo, hi, name="pos") as pos:
+        with for_range(b, lo, hi, name="pos", metadata=self._outer_md()) as pos:
             em = self._emitter(b, ptrs)
             for h in heroes:
                 slots[h].store(b, p.combiners[h].init(em))
