@@ -80,9 +80,25 @@ class SearchSpace:
 
 
 def suggest(trial, space: SearchSpace) -> tuple[Config, list[Knob]]:
-    """The define-by-run half of the objective: one Optuna suggestion per knob that exists."""
+    """The define-by-run half of the objective: one Optuna suggestion per knob that exists.
+
+    A knob keeps its name when other choices change the module under it, but its choices may
+    change with it (a row block limited by the row length a fusion choice leaves, say). Optuna
+    allows one set of choices per parameter name and study, so a knob seen with other choices
+    than the study first recorded is suggested as `name[choices]`."""
     def choose(k: Knob):
         if len(k.choices) == 1:
             return k.default
-        return trial.suggest_categorical(k.name, list(k.choices))
+        choices = list(k.choices)
+        try:
+            return trial.suggest_categorical(k.name, choices)
+        except ValueError as e:
+            if "dynamic value space" not in str(e):
+                raise
+            return trial.suggest_categorical(param_name(k), choices)
     return space.walk(choose)
+
+
+def param_name(k: Knob) -> str:
+    """The Optuna parameter for a knob whose choices differ from the ones its name first had."""
+    return f"{k.name}[{','.join(map(str, k.choices))}]"
