@@ -10,7 +10,7 @@ import pytest
 
 import xltune
 from xltune.autotune import cache as C
-from xltune.config import Config, Knob
+from xltune.config import Config
 
 import autotune_fakes as F
 
@@ -118,33 +118,3 @@ def test_cli_list(env):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "tuned configs in sqlite:" in out.stdout and "fake.width" in out.stdout
-
-
-def test_space_walks_conditional_fusion_knobs():
-    """Define-by-run: a policy that makes new per-candidate knobs appear is asked about them."""
-    from xltune.autotune.space import SearchSpace
-
-    class Space(SearchSpace):
-        def __init__(self):
-            super().__init__(None, None)
-
-        def fusion_knobs(self, partial):
-            ks = [Knob("fusion.policy", (False, True), False)]
-            if partial.get("fusion.policy"):
-                ks.append(Knob("fusion.edge.7", ("auto", "fuse", "split"), "auto"))
-            return ks
-
-        def kernel_knobs(self, fusion):
-            n = 2 if fusion.get("fusion.edge.7") == "split" else 1
-            return [Knob(f"cpu.k{i}.vector_width", (1, 4), 4) for i in range(n)]
-
-    sp = Space()
-    cfg, seen = sp.walk(lambda k: k.choices[-1])
-    assert cfg == Config({"fusion.policy": True, "fusion.edge.7": "split", "cpu.k0.vector_width": 4,
-                          "cpu.k1.vector_width": 4})
-    assert [k.name for k in seen] == ["fusion.policy", "fusion.edge.7", "cpu.k0.vector_width",
-                                      "cpu.k1.vector_width"]
-    d, _ = sp.default()
-    assert d == Config({"fusion.policy": False, "cpu.k0.vector_width": 4})
-    assert sp.minimal(cfg) == Config({"fusion.policy": True, "fusion.edge.7": "split"})
-    assert sp.minimal(Config({"fusion.edge.7": "fuse", "cpu.k1.vector_width": 1})) == Config()
