@@ -110,6 +110,11 @@ class ElementalEmitter:
         if op == "map":
             args = [self.value(o, ix) for o in inst.operands]
             return self.eval_region(inst.regions[0], args)[0]
+        if op == "reduce_window":
+            from .reduction import window_value
+            return window_value(self, inst, ix)
+        if op == "get_tuple_element" and inst.operands[0].opcode == "reduce_window":
+            return self.value(inst.operands[0], ix)[int(inst.attrs["index"])]
         raise NotLowerable(f"'{op}' has no elemental lowering")
 
     def _operand_index(self, o, ix: Index) -> Index:
@@ -245,6 +250,11 @@ def unsupported_in_region(comp) -> str | None:
 
 def unsupported_instruction(inst) -> str | None:
     op = inst.opcode
+    if op == "get_tuple_element" and inst.operands and inst.operands[0].opcode == "reduce_window":
+        return None     # one result of a several-result reduce_window (checked there)
+    if op == "reduce_window":
+        from .reduction import unsupported_window
+        return unsupported_window(inst)
     if not hasattr(inst.type, "shape"):
         return f"{inst.ref} ({op}) does not produce one tensor"
     if not T.supported_dtype(inst.dtype):

@@ -55,7 +55,7 @@ def is_flat(comp, outputs) -> bool:
             # the operand is read at a linear offset too; whatever it needs it delinearizes
             stack.append(i.operands[0])
             continue
-        stack.extend(o for o in i.operands if o.shape == i.shape)
+        stack.extend(o for o in i.operands if hasattr(o.type, "shape") and o.shape == i.shape)
     return True
 
 

@@ -39,6 +39,7 @@ from . import lltypes as T
 from .context import CodegenContext, EmitOptions
 from .elemental import ElementalEmitter, unsupported_instruction
 from .indexing import Index, c64, delinearize, linearize
+from .loops import for_range
 from .lltypes import NotLowerable
 
 # bodies that are one binary op on the two scalars: associative and commutative
@@ -179,24 +180,24 @@ class Combiner:
 
 
 def unsupported_reduce(reduce) -> str | None:
-    """None when the reduce (any body the scalar table can lower, any number of inputs) can be
-    emitted; otherwise why not."""
+    """None when the reduce (or reduce_window: any body the scalar table can lower, any number of
+    inputs) can be emitted; otherwise why not."""
     if len(reduce.regions) != 1:
-        return f"{reduce.ref} (reduce) has {len(reduce.regions)} regions"
+        return f"{reduce.ref} ({reduce.opcode}) has {len(reduce.regions)} regions"
     n = len(reduce.operands) // 2
     if n == 0 or len(reduce.operands) != 2 * n:
-        return f"{reduce.ref} (reduce) with {len(reduce.operands)} operands"
+        return f"{reduce.ref} ({reduce.opcode}) with {len(reduce.operands)} operands"
     for v in reduce.operands:
         if not hasattr(v.type, "shape"):
-            return f"{reduce.ref} (reduce) reads a non-tensor value"
+            return f"{reduce.ref} ({reduce.opcode}) reads a non-tensor value"
         if not T.supported_dtype(v.dtype):
             return f"element type {v.dtype} has no native lowering"
     for t in reduce.result_types:
         if not hasattr(t, "shape") or not T.supported_dtype(t.dtype):
-            return f"{reduce.ref} (reduce) result type {t} has no native lowering"
+            return f"{reduce.ref} ({reduce.opcode}) result type {t} has no native lowering"
     body = reduce.regions[0]
     if len(body.params) != 2 * n or len(body.outputs) != n:
-        return f"{reduce.ref} (reduce) body takes {len(body.params)} values and returns {len(body.outputs)}"
+        return f"{reduce.ref} ({reduce.opcode}) body takes {len(body.params)} values and returns {len(body.outputs)}"
     inside = set(body.walk())
     for i in body.walk():
         if i.regions and i.opcode != "map":
@@ -217,6 +218,110 @@ def unsupported_reduce(reduce) -> str | None:
     if any(o not in inside for o in body.outputs):
         return "reduce body returns a value of the enclosing computation"
     return None
+
+
+# ---- reduce_window: one output element at a time ------------------------------------------------------
+WINDOW_UNROLL = 64       # windows up to this many elements are straight-line code; larger ones loop
+
+
+def _window_attrs(inst):
+    from ..ir.ops._common import dims_attr, pairs_attr
+    rank = len(inst.operands[0].shape)
+    a = inst.attrs
+    return (dims_attr(a, "window_dimensions"), dims_attr(a, "window_strides", (1,) * rank),
+            dims_attr(a, "base_dilations", (1,) * rank), dims_attr(a, "window_dilations", (1,) * rank),
+            pairs_attr(a, "padding", rank))
+
+
+def unsupported_window(inst) -> str | None:
+    """None when a reduce_window can be computed element by element."""
+    r = unsupported_reduce(inst)
+    if r:
+        return r
+    try:
+        _window_attrs(inst)
+    except (KeyError, ValueError, TypeError) as e:
+        return f"{inst.ref} (reduce_window): {e}"
+    return None
+
+
+def window_value(em: ElementalEmitter, inst, ix: Index):
+    """reduce_window at one output index: the body over the window's elements in row-major order,
+    from the init value, one step at a time (the interpreter's order and rounding). Elements in
+    the padding or in a base-dilation hole are the init value. Several results: a list."""
+    b = em.b
+    n = len(inst.operands) // 2
+    inputs, inits = inst.operands[:n], inst.operands[n:]
+    wd, ws, bd, wdl, pad = _window_attrs(inst)
+    shape = inputs[0].shape
+    out = em.coords(ix)
+    init = [em.value(i, em.scalar_index(i.shape)) for i in inits]
+    body = inst.regions[0]
+    zero = c64(0)
+
+    def element(offsets):
+        valid = None
+        coords = []
+        for d, size in enumerate(shape):
+            pc = b.add(b.mul(out[d], c64(ws[d])), offsets[d] if wdl[d] == 1 else b.mul(offsets[d], c64(wdl[d])))
+            q = b.sub(pc, c64(pad[d][0])) if pad[d][0] else pc
+            ok = b.icmp_signed(">=", q, zero)
+            if bd[d] != 1:
+                ok = b.and_(ok, b.icmp_signed("==", b.srem(q, c64(bd[d])), zero))
+                q = b.sdiv(q, c64(bd[d]))
+            ok = b.and_(ok, b.icmp_signed("<", q, c64(size)))
+            valid = ok if valid is None else b.and_(valid, ok)
+            # clamped, so the load is always in bounds (its value is dropped when not valid)
+            q = b.select(b.icmp_signed("<", q, zero), zero, q)
+            coords.append(b.select(b.icmp_signed(">=", q, c64(size)), c64(max(size - 1, 0)), q))
+        at = Index(shape, coords=coords)
+        return [em.select(valid, em.value(x, at), iv) if valid is not None else em.value(x, at)
+                for x, iv in zip(inputs, init)]
+
+    def result(vals):
+        return list(vals) if inst.multi else vals[0]
+
+    total = math.prod(wd)
+    if total == 0 or math.prod(shape) == 0:
+        return result(init)
+    if total <= WINDOW_UNROLL:
+        acc = init
+        for off in np.ndindex(*wd):
+            with em.scoped():
+                acc = em.eval_region(body, list(acc) + element([c64(o) for o in off]))
+        return result(acc)
+    # a loop over the window, the accumulator in memory (SROA keeps it in registers)
+    types = [T.compute_type(t.dtype) for t in inst.result_types]
+    cplx = [t.dtype.is_complex for t in inst.result_types]
+    slots = [[entry_alloca(b, ty) for _ in range(2 if c else 1)] for ty, c in zip(types, cplx)]
+
+    def store(vals):
+        for parts, v, c in zip(slots, vals, cplx):
+            for sl, x in zip(parts, v if c else (v,)):
+                b.store(x, sl)
+
+    def load():
+        out_ = []
+        for parts, c, ty in zip(slots, cplx, types):
+            vs = [b.load(sl, typ=ty) for sl in parts]
+            out_.append(tuple(vs) if c else vs[0])
+        return out_
+
+    store(init)
+    offs = []
+
+    def nest(d):
+        if d == len(wd):
+            with em.scoped():
+                store(em.eval_region(body, load() + element(offs)))
+            return
+        with for_range(b, 0, wd[d], name=f"w{d}") as o:
+            offs.append(o)
+            nest(d + 1)
+            offs.pop()
+
+    nest(0)
+    return result(load())
 
 
 # ---- analysis of a reduction kernel --------------------------------------------------------------------
@@ -636,6 +741,6 @@ def row_linear(b: ir.IRBuilder, row, length: int, j):
     return b.add(b.mul(row, c64(length), flags=("nuw", "nsw")), j, flags=("nuw", "nsw"))
 
 
-__all__ = ["Combiner", "simple_op", "unsupported_reduce", "ReductionPlan", "analyze", "layout_of",
+__all__ = ["window_value", "unsupported_window", "Combiner", "simple_op", "unsupported_reduce", "ReductionPlan", "analyze", "layout_of",
            "canonical_groups", "NotAReductionKernel", "PositionEmitter", "group_index", "position_index",
            "AccSlots", "entry_alloca", "row_linear", "reduce_members", "SIMPLE_OPS"]

@@ -175,9 +175,10 @@ def native_region(inst: Instruction) -> tuple[Computation | None, str]:
         cat = inst.opdef.category
     except Exception as e:  # unknown op: the interpreter will say so
         return None, str(e)
-    if cat not in (ELEMENTWISE, DATA_MOVEMENT) and inst.opcode not in ("bitcast_convert", "map"):
+    if cat not in (ELEMENTWISE, DATA_MOVEMENT) and inst.opcode not in ("bitcast_convert", "map", "reduce_window"):
         return None, f"no native kernel for '{inst.opcode}' yet"
-    if inst.multi or not isinstance(inst.type, TensorType):
+    several = inst.multi and inst.opcode == "reduce_window"      # its results: one element each
+    if (inst.multi and not several) or not (several or isinstance(inst.type, TensorType)):
         return None, f"'{inst.opcode}' with several results"
     reason = unsupported_instruction(inst)
     if reason:
@@ -207,14 +208,18 @@ def _captures(comp: Computation) -> list[Instruction]:
 
 
 def _wrap_one(inst: Instruction) -> Computation:
-    """A computation whose parameters are inst's operands and whose output is a copy of inst."""
+    """A computation whose parameters are inst's operands and whose outputs are inst's results."""
     comp = Computation(f"{inst.name}.kernel")
     params = [comp.add_parameter(o.type, name=f"p{k}") for k, o in enumerate(inst.operands)]
     regions = [r.clone() for r in inst.regions]
     clone = Instruction(inst.opcode, params, inst.type, dict(inst.attrs), regions, loc=inst.loc,
                         multi=inst.multi)
     comp.insert(clone, name=inst.name)
-    comp.set_outputs([clone])
+    if inst.multi:
+        comp.set_outputs([comp.add("get_tuple_element", [clone], t, {"index": k})
+                          for k, t in enumerate(inst.type.elements)])
+    else:
+        comp.set_outputs([clone])
     return comp
 
 
