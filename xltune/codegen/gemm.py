@@ -320,11 +320,41 @@ class GemmEmitter:
         """Partial sums must be kept between k blocks (in C or a scratch of C's size)."""
         return self.k_blocks > 1
 
+    # ---- B packed once for every chunk ---------------------------------------------------------------
+    @property
+    def n_panels(self) -> int:
+        return -(-self.con.N // self.tiles.nr)
+
+    @property
+    def b_all_elems(self) -> int:
+        """Accumulator elements of all of B packed: per batch element, per k block (at offset
+        pc * Npad), its NR-wide panels (kc x NR each)."""
+        return self.con.B * self.con.K * self.n_panels * self.tiles.nr
+
+    def emit_pack_b_all(self, b: ir.IRBuilder, bmat, bp_all, lo, hi):
+        """Pack units [lo, hi) of B into bp_all, a unit being (batch element, NR-wide panel)
+        over every k block: the shared B of `emit_box(..., b_packed=True)`."""
+        con, t = self.con, self.tiles
+        npan = self.n_panels
+        npad = npan * t.nr
+        with for_range(b, lo, hi, name="u") as u:
+            bi = b.udiv(u, c64(npan))
+            q = b.urem(u, c64(npan))
+            bbase = con.b_batch.offset(b, bi)
+            col = b.mul(q, c64(t.nr))
+            width = _min(b, b.sub(c64(con.N), col), t.nr)
+            with for_range(b, 0, con.K, step=t.kc, name="pc") as pc:
+                kc = _min(b, b.sub(c64(con.K), pc), t.kc)
+                dst = b.add(b.mul(bi, c64(con.K * npad)), b.add(b.mul(pc, c64(npad)), b.mul(col, kc)))
+                self._pack_b(b, bmat, b.gep(bp_all, [dst], source_etype=self.acc.type), bbase, pc, kc, col, width)
+
     # ---- the box --------------------------------------------------------------------------------------
-    def emit_box(self, b: ir.IRBuilder, a, bmat, ap, bp, box, final: FinalHook, partial=None):
+    def emit_box(self, b: ir.IRBuilder, a, bmat, ap, bp, box, final: FinalHook, partial=None,
+                 b_packed: bool = False):
         """The GEMM over box = (b0, b1, m0, m1, n0, n1) (i64 values or ints). a, bmat: operand
         storage; ap, bp: packing buffers (a_pack_elems / b_pack_elems accumulator elements,
-        64-byte aligned); partial: C-sized accumulator storage when needs_partials()."""
+        64-byte aligned); partial: C-sized accumulator storage when needs_partials().
+        b_packed: bp holds all of B already (emit_pack_b_all); n0 is then a multiple of NR."""
         con, t = self.con, self.tiles
         b0, b1, m0, m1, n0, n1 = [x if isinstance(x, ir.Value) else c64(x) for x in box]
         if con.K == 0:
@@ -340,7 +370,13 @@ class GemmEmitter:
                 nc = _min(b, b.sub(n1, jc), t.nc)
                 with for_range(b, 0, con.K, step=t.kc, name="pc") as pc:
                     kc = _min(b, b.sub(c64(con.K), pc), t.kc)
-                    self._pack_b(b, bmat, bp, bbase, pc, kc, jc, nc)
+                    if b_packed:
+                        npad = self.n_panels * t.nr
+                        block = b.add(b.mul(bi, c64(con.K * npad)), b.add(b.mul(pc, c64(npad)), b.mul(jc, kc)))
+                        bpanels = b.gep(bp, [block], source_etype=self.acc.type)
+                    else:
+                        self._pack_b(b, bmat, bp, bbase, pc, kc, jc, nc)
+                        bpanels = bp
                     with for_range(b, m0, m1, step=t.mc, name="ic") as ic:
                         mc = _min(b, b.sub(m1, ic), t.mc)
                         if self.pack_a:
@@ -349,7 +385,7 @@ class GemmEmitter:
                             nr = _min(b, b.sub(nc, jr), t.nr)
                             with for_range(b, 0, mc, step=t.mr, name="ir") as ir_:
                                 mr = _min(b, b.sub(mc, ir_), t.mr)
-                                pb = b.gep(bp, [b.mul(jr, kc)], source_etype=self.acc.type)
+                                pb = b.gep(bpanels, [b.mul(jr, kc)], source_etype=self.acc.type)
                                 if self.pack_a:
                                     pa = b.gep(ap, [b.mul(ir_, kc)], source_etype=self.acc.type)
                                     a_at = self._packed_a(b, pa)

@@ -160,6 +160,10 @@ def _load() -> BlasLibrary:
         # the private instance's own choice: XLTUNE_BLAS_CORETYPE, else what the CPU's features
         # allow (an inherited OPENBLAS_CORETYPE is meant for numpy's instance)
         env["OPENBLAS_CORETYPE"] = os.environ.get("XLTUNE_BLAS_CORETYPE") or _host_core()  # None: detect
+        # after a call OpenBLAS's workers spin for 2^N cycles before they sleep (default 2^28:
+        # ~70 ms here, taking a core from every kernel that runs next); 2^20 (~0.3 ms) still
+        # covers the calls of one batched product
+        env["OPENBLAS_THREAD_TIMEOUT"] = os.environ.get("XLTUNE_BLAS_THREAD_TIMEOUT", "20")
     if path is None:
         path = src
     saved = {k: os.environ.get(k) for k in env}

@@ -52,6 +52,7 @@ DOT = ("gemm", "blas")
 SPLITS = ("batch", "m", "n")
 MATH = ("approx", "libm")
 THREADS_KNOB_MIN_FLOPS = 1 << 18       # below this a dot is not worth a thread
+SHARED_B_MAX_BYTES = 1 << 28           # row chunks share one packing of B up to this size
 THREADS_DEFAULT_MIN_FLOPS = 1 << 22    # from here the default uses every core
 BLAS_DEFAULT_MIN_FLOPS = 1 << 62       # the tiled GEMM matches OpenBLAS here: see docs/cpu-backend.md
 
@@ -345,18 +346,21 @@ class _Writer:
 class _Split:
     """How threads share the product: chunks of whole batch elements, of rows or of columns,
     claimed dynamically by the threads (threads.emit_threaded). More chunks than threads keep a
-    busy machine from stalling the kernel on its slowest thread, but every row chunk packs all of
-    B again (and every column chunk all of A, when A is packed): those get one chunk per thread."""
+    busy machine from stalling the kernel on its slowest thread. Row chunks read one packing of B
+    made before them (`shared_b`; else each would pack all of B again, and there is one per
+    thread); column chunks pack only their columns of B (but all of A, when A is packed: then one
+    per thread)."""
     axis: str     # "batch" | "m" | "n"
     unit: int
     chunks: int
 
     @staticmethod
-    def of(axis: str, con: Contraction, tiles: Tiles, threads: int, packs_a: bool) -> "_Split":
+    def of(axis: str, con: Contraction, tiles: Tiles, threads: int, packs_a: bool, shared_b: bool) -> "_Split":
         extent = {"batch": con.B, "m": con.M, "n": con.N}[axis]
         unit = {"batch": 1, "m": tiles.mr, "n": tiles.nr}[axis]
         units = max(1, -(-extent // unit))
-        per = CHUNKS_PER_THREAD if axis == "batch" or (axis == "n" and not packs_a) else 1
+        many = axis == "batch" or (axis == "m" and shared_b) or (axis == "n" and not packs_a)
+        per = CHUNKS_PER_THREAD if many else 1
         return _Split(axis, unit, max(1, min(units, threads * per)))
 
     def box(self, b, con: Contraction, chunk):
@@ -367,13 +371,13 @@ class _Split:
 
 
 def default_split(con: Contraction, lanes: int, threads: int) -> str:
-    """Whole products when there are enough of them; else columns when there are several
-    micro-panels per thread (no operand is packed twice when A is read in place), else rows."""
+    """Whole products when there are enough of them; else rows (every row chunk reads one shared
+    packing of B) when there are enough rows for a few chunks per thread; else columns."""
     if con.B >= threads and (con.B % threads == 0 or con.B >= 4 * threads):
         return "batch"
-    if con.N >= 2 * 4 * lanes * threads:
-        return "n"
-    return "m"
+    if con.M >= 16 * threads or con.N < 2 * 4 * lanes * threads:
+        return "m"
+    return "n"
 
 
 def _tiles(knobs: DotKnobs, lanes: int) -> Tiles:
@@ -382,6 +386,11 @@ def _tiles(knobs: DotKnobs, lanes: int) -> Tiles:
 
 
 def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, output_arg):
+    """The kernel: [pack all of B (chunks of panels)] then the GEMM (chunks of the product).
+
+    Functions: `.body(args..., partial, b_all, c, C)` computes chunk c of C; with a shared B
+    (row chunks: every chunk reads the same B), `.packb(args..., partial, b_all, c, C)` first
+    packs chunk c of B's panels into b_all, so no chunk packs B again."""
     con = info.con
     acc = accumulator(info.out_dt)
     gemm = None
@@ -396,8 +405,10 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
         gemm = GemmEmitter(cx, con, info.lhs_dt, info.rhs_dt, info.out_dt, _tiles(knobs, lanes), lanes,
                            pack_a=knobs.pack_a, a_loader=a_loader)
     threads = max(1, knobs.threads)
+    shared_b = (gemm is not None and threads > 1 and knobs.split == "m" and con.K > 0
+                and 0 < gemm.b_all_elems * acc.nbytes <= SHARED_B_MAX_BYTES)
     split = _Split.of(knobs.split, con, gemm.tiles if gemm else Tiles(1, 1, 1, 1, 1), threads,
-                      gemm is None or gemm.pack_a)
+                      gemm is None or gemm.pack_a, shared_b)
 
     # partial sums between k blocks: in the first output when it holds accumulator values and
     # is no operand's storage, else a scratch of the product's size
@@ -408,22 +419,22 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
         partial_in_out = (T.storage_type(o0.dtype) == acc.type and output_arg[0] not in param_arg
                           and tuple(o0.shape) == tuple(info.dot.shape))
 
-    # body(args..., partial, t, T): the GEMM over this thread's box
-    body = _new_function(cx, fname + ".body", nargs + 1, [T.I64, T.I64])
+    nptrs = nargs + 2
+    body = _new_function(cx, fname + ".body", nptrs, [T.I64, T.I64])
     b = ir.IRBuilder(body.append_basic_block("entry"))
     fargs = list(body.args)
     ptrs = [fargs[k] for k in param_arg]
     outs = [fargs[k] for k in output_arg]
-    partial = fargs[nargs]
+    partial, b_all = fargs[nargs], fargs[nargs + 1]
     writer = _Writer(cx, info, knobs, ptrs, outs)
-    box = split.box(b, con, (fargs[nargs + 1], fargs[nargs + 2]) if threads > 1 else None)
+    box = split.box(b, con, (fargs[nptrs], fargs[nptrs + 1]) if threads > 1 else None)
     a_ptr, b_ptr = ptrs[info.lhs], ptrs[info.rhs]
     if gemm is None:
         emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer, a_loader)
         b.ret_void()
     else:
         ap = _alloc(cx, b, gemm.a_pack_elems * acc.nbytes)
-        bp = _alloc(cx, b, gemm.b_pack_elems * acc.nbytes)
+        bp = b_all if shared_b else _alloc(cx, b, gemm.b_pack_elems * acc.nbytes)
         no_mem = b.or_(b.or_(_is_null(b, ap), _is_null(b, bp)),
                        _is_null(b, partial) if needs_partial else ir.Constant(T.I1, 0))
         with b.if_else(no_mem) as (then, otherwise):
@@ -431,14 +442,26 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
                 # no memory for packing: the same sums without packed panels (slow, correct)
                 emit_naive(cx, b, con, info.lhs_dt, info.rhs_dt, info.out_dt, a_ptr, b_ptr, box, writer, a_loader)
             with otherwise:
-                gemm.emit_box(b, a_ptr, b_ptr, ap, bp, box, writer, partial if needs_partial else None)
+                gemm.emit_box(b, a_ptr, b_ptr, ap, bp, box, writer, partial if needs_partial else None,
+                              b_packed=shared_b)
         _free(cx, b, ap)
-        _free(cx, b, bp)
+        if not shared_b:
+            _free(cx, b, bp)
         b.ret_void()
 
-    run = body
-    if threads > 1:
-        run = emit_threaded(cx, fname + ".threads", body, nargs + 1, threads, split.chunks)
+    run = emit_threaded(cx, fname + ".threads", body, nptrs, threads, split.chunks) if threads > 1 else body
+    pack_run = None
+    if shared_b:
+        units = con.B * gemm.n_panels
+        pack = _new_function(cx, fname + ".packb", nptrs, [T.I64, T.I64])
+        b = ir.IRBuilder(pack.append_basic_block("entry"))
+        pargs = list(pack.args)
+        with b.if_then(b.not_(_is_null(b, pargs[nargs + 1]))):
+            lo, hi = chunk_range(b, (pargs[nptrs], pargs[nptrs + 1]), units, 1)
+            gemm.emit_pack_b_all(b, pargs[param_arg[info.rhs]], pargs[nargs + 1], lo, hi)
+        b.ret_void()
+        pack_run = emit_threaded(cx, fname + ".packb.threads", pack, nptrs, threads,
+                                 min(units, threads * CHUNKS_PER_THREAD))
 
     fn = _new_function(cx, fname, nargs)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -451,10 +474,15 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
     else:
         scratch = _alloc(cx, b, con.B * con.M * con.N * acc.nbytes)
         part = scratch
+    shared = _alloc(cx, b, gemm.b_all_elems * acc.nbytes) if shared_b else ir.Constant(T.PTR, None)
+    if pack_run is not None:
+        b.call(pack_run, args + [part, shared])
     extra = [c64(0), c64(1)] if threads <= 1 else []
-    b.call(run, args + [part] + extra)
+    b.call(run, args + [part, shared] + extra)
     if scratch is not None:
         _free(cx, b, scratch)
+    if shared_b:
+        _free(cx, b, shared)
     b.ret_void()
     return fn
 
