@@ -356,7 +356,7 @@ class ReductionPlan:
     @property
     def loops(self) -> int:
         """Passes over S per position: one per phase, plus one for outputs that need the last."""
-        return max(self.full_outputs.values(), default=-1) + 1 if self.phases else 1
+        return max(len(self.phases), max(self.full_outputs.values(), default=-1) + 1)
 
     def outputs_in_loop(self, k: int) -> list[int]:
         return [o for o, lp in self.full_outputs.items() if lp == k]

@@ -48,6 +48,7 @@ INTERLEAVES = (1, 2, 4)
 COLUMN_BLOCKS = (16, 64, 256, 1024, 4096)
 STRATEGIES = ("column", "strided")
 SPLIT_UNIT = 256            # elements: a split row is cut at multiples of this
+SPLIT_BLOCK = 4096          # elements accumulated from the identity before joining a chunk's total
 SLOT = 64                   # bytes per partial result in the scratch (one cache line: no false sharing)
 STASH_BYTES = 256 << 10     # stack bytes for values kept between passes over a row
 
@@ -163,8 +164,13 @@ def _compute_bits(dt) -> int:
 
 
 def default_row_block(plan: ReductionPlan) -> int:
-    # short rows: several rows per loop give the vectorizer and the out-of-order core more to do
-    return 1 if plan.length >= 64 else 4
+    """Several rows per iteration where the per-row work outside the loops (horizontal sums,
+    per-row epilogues such as logsumexp's log) is a large share: short rows, or kernels that only
+    reduce. Kernels that also write rows (softmax, layernorm) measured slower with more rows in
+    flight (more live vectors, more streams)."""
+    if plan.length < 64 or (not plan.full_outputs and plan.length <= 2048):
+        return 4
+    return 1
 
 
 def reduction_kernel_knobs(name: str, comp) -> list[Knob]:
@@ -243,8 +249,9 @@ class _Kernel:
         self.regroup = all(c.associative for c in combs) and \
             (knobs.reassociate or not any(c.reorders_rounding for c in combs))
         rows = plan.positions
+        # one long row (a full reduction): chunks (on threads) of blocks, partial results merged
         self.split_row = (plan.layout == "row" and rows == 1 and len(plan.phases) == 1 and plan.loops == 1
-                          and knobs.threads > 1 and self.regroup and plan.length >= 2 * SPLIT_UNIT)
+                          and self.regroup and plan.length >= 2 * SPLIT_UNIT)
 
     # ---- scaffolding ------------------------------------------------------------------------------------
     def emit(self) -> ir.Function:
@@ -439,16 +446,25 @@ class _Kernel:
         heroes = p.phases[0]
         lo, hi = chunk_range(b, chunk, p.length, SPLIT_UNIT)
         em = self._emitter(b, ptrs)
-        slots = {h: AccSlots(b, p.combiners[h], 1) for h in heroes}
+        slots = {h: AccSlots(b, p.combiners[h], 1, name="chunk") for h in heroes}
+        block = {h: AccSlots(b, p.combiners[h], 1, name="block") for h in heroes}
         for h in heroes:
             slots[h].store(b, p.combiners[h].identity())
-        with for_range(b, lo, hi, name="j", metadata=self._reduce_md(heroes)) as j:
-            with em.scoped():
-                ix = self._s_index(b, c64(0), j)
-                for h in heroes:
-                    self._step(em, h, slots[h], ix)
-                for o in p.outputs_in_loop(0):
-                    em.store_output(o, ix)
+        # Blocks of SPLIT_BLOCK elements start from the identity and are merged into the chunk's
+        # partial result: rounding errors grow with the block length, not the chunk's.
+        with for_range(b, lo, hi, step=SPLIT_BLOCK, name="blk", metadata=self._outer_md()) as j0:
+            for h in heroes:
+                block[h].store(b, p.combiners[h].identity())
+            end = _min_v(b, b.add(j0, c64(SPLIT_BLOCK)), hi)
+            with for_range(b, j0, end, name="j", metadata=self._reduce_md(heroes)) as j:
+                with em.scoped():
+                    ix = self._s_index(b, c64(0), j)
+                    for h in heroes:
+                        self._step(em, h, block[h], ix)
+                    for o in p.outputs_in_loop(0):
+                        em.store_output(o, ix)
+            for h in heroes:
+                slots[h].store(b, p.combiners[h].merge(em, slots[h].load(b), block[h].load(b)))
         index = self._partials()
         for h in heroes:
             for k, v in enumerate(slots[h].load(b)):
