@@ -145,18 +145,6 @@ def _peak_bytes(exe) -> float:
     return float(sum(t.nbytes for t in exe.output_types if hasattr(t, "nbytes")))
 
 
-def _rounds_for(fns: dict, budget_s: float, at_least: int, at_most: int = 2000) -> int:
-    """Paired rounds that spend about `budget_s` (measure_paired's count is fixed): a round of
-    sub-millisecond kernels costs little, and 15 single calls each are too few to tell 5% apart."""
-    per_round = 0.0
-    for fn in fns.values():
-        m = M.measure(fn, budget_s=0.01, warmup_s=0.005, min_samples=3, max_samples=20)
-        per_round += m.median * m.batch
-    if per_round <= 0:
-        return at_least
-    return int(min(at_most, max(at_least, budget_s / per_round)))
-
-
 class Evaluator:
     """Builds, checks and measures Configs of one program on one backend."""
 
@@ -258,6 +246,6 @@ class Evaluator:
                 failed[name] = reason
                 continue
             fns[name] = (lambda exe=exe: exe(*self.args))
-        ms = M.measure_paired(fns, rounds=_rounds_for(fns, budget_s, rounds), budget_s=budget_s) if fns else {}
+        ms = M.measure_paired(fns, rounds=rounds, budget_s=budget_s) if fns else {}
         return {"samples": {k: m.samples.tolist() for k, m in ms.items()},
                 "batch": {k: m.batch for k, m in ms.items()}, "failed": failed}

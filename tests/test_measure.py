@@ -39,8 +39,18 @@ def test_faster_beyond_noise_needs_separated_intervals():
 def test_measure_paired_alternates():
     order = []
     res = measure_paired({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, rounds=4,
-                         budget_s=0.01)
-    assert set(res) == {"a", "b"} and all(r.n == 4 for r in res.values())
+                         budget_s=0.01, min_sample_s=1e-5)
+    assert set(res) == {"a", "b"}
+    assert res["a"].n == res["b"].n >= 4  # every round measures both
+    assert res["a"].batch > 1  # a no-op is batched up to min_sample_s
+
+
+def test_measure_paired_spends_its_budget():
+    import time
+    t0 = time.perf_counter()
+    res = measure_paired({"a": lambda: None, "b": lambda: None}, rounds=2, budget_s=0.2, min_sample_s=1e-4)
+    assert time.perf_counter() - t0 >= 0.2
+    assert res["a"].n > 2
 
 
 def test_format_seconds_units():

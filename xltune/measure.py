@@ -135,16 +135,24 @@ def measure(fn: Callable[[], object], *, budget_s: float = 0.5, warmup_s: float 
 
 
 def measure_paired(fns: dict[str, Callable[[], object]], *, rounds: int = 15, budget_s: float = 1.0,
+                   min_sample_s: float = 1e-3, max_rounds: int = 5000,
                    sync: Callable[[], object] | None = None) -> dict[str, Measurement]:
     """Measure several candidates in alternation (A B C A B C ...), so slow drifts of a shared,
-    noisy machine hit all of them alike. Used to pick a tuning winner."""
-    per = budget_s / max(1, rounds * len(fns))
-    out: dict[str, list[float]] = {k: [] for k in fns}
+    noisy machine hit all of them alike. Used to pick a tuning winner.
+
+    At least `rounds` rounds, and more until `budget_s` is spent; each candidate's sample batches
+    enough calls to last `min_sample_s`, so sub-millisecond kernels are not judged on single calls.
+    """
     batches: dict[str, int] = {}
-    for name, fn in fns.items():  # calibrate + warm
-        m = measure(fn, budget_s=min(per, 0.05), min_samples=1, max_samples=3, sync=sync)
+    for name, fn in fns.items():  # warm up and calibrate each candidate's batch
+        m = measure(fn, budget_s=0.0, warmup_s=0.01, min_samples=1, max_samples=3,
+                    min_sample_s=min_sample_s, sync=sync)
         batches[name] = m.batch
-    for _ in range(rounds):
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    deadline = time.perf_counter_ns() + int(budget_s * 1e9)
+    for r in range(max_rounds):
+        if r >= rounds and time.perf_counter_ns() >= deadline:
+            break
         for name, fn in fns.items():
             b = batches[name]
             start = time.perf_counter_ns()
