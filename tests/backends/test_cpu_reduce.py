@@ -404,3 +404,14 @@ def test_strict_order_is_sequential():
         exe = build_cpu(xltune.parse(text), {"cpu.r.reassociate": False, "cpu.r.vector_width": vw,
                                              "cpu.r.accumulators": 4})
         assert_bitwise(exe(x), seq)
+
+
+def test_small_reductions_compile_without_llvm_warnings(capfd):
+    # width hints are clipped to short loops: LLVM would otherwise print "loop not vectorized"
+    for shape, dims, dt, op in [((2, 3), (1,), D.F32, "add"), ((2, 3), (0,), D.I16, "maximum"),
+                                ((3, 5), (0, 1), D.BF16, "add"), ((6, 4), (1,), D.C64, "add")]:
+        text = reduce_text(shape, dims, dt, op)
+        x = _values(dt, shape, np.random.default_rng(0), op)
+        check(text, [x], dims=dims, dt=dt, op=op)
+        xltune.compile(text, backend="cpu", use_tuned=False)
+    assert "not vectorized" not in capfd.readouterr().err

@@ -325,22 +325,31 @@ class _Kernel:
     # Every loop over a row keeps its loop: fully unrolled passes (a row has a constant length)
     # would let LLVM keep a whole row's loads in registers from one pass to the next and spill
     # them to the stack (twice the memory traffic), and cost compile time.
-    def _reduce_md(self, heroes):
+    def _reduce_md(self, heroes, trip: int | None = None):
         """Hints of a loop carrying these reductions: the knobs when its steps may be regrouped,
         else none (without `reassoc` LLVM keeps a float reduction in order)."""
         combs = [self.plan.combiners[h] for h in heroes]
         if combs and not self.regroup:
             return loop_metadata(self.cx.module, unroll=1)
-        return loop_metadata(self.cx.module, vector_width=self.knobs.vector_width,
-                             interleave=self.knobs.accumulators if combs else self.knobs.unroll, unroll=1)
+        return self._hints(self.knobs.accumulators if combs else self.knobs.unroll, trip)
 
     def _outer_md(self):
         """Loops around the passes are never unrolled: copies of every pass, no speed."""
         return loop_metadata(self.cx.module, unroll=1)
 
-    def _plain_md(self):
-        return loop_metadata(self.cx.module, vector_width=self.knobs.vector_width, interleave=self.knobs.unroll,
-                             unroll=1)
+    def _plain_md(self, trip: int | None = None):
+        return self._hints(self.knobs.unroll, trip)
+
+    def _hints(self, interleave: int, trip: int | None):
+        """Width and interleave hints, clipped to a loop's trip count when it is known: LLVM
+        cannot vectorize a 6-iteration loop 8 wide and says so on stderr when it was asked to."""
+        width = self.knobs.vector_width
+        if trip is not None and width > 1:
+            if trip < 2 * width:
+                width, interleave = 0, 1
+            else:
+                interleave = max(1, min(interleave, trip // width // 2))
+        return loop_metadata(self.cx.module, vector_width=width, interleave=interleave, unroll=1)
 
     def _step(self, em: PositionEmitter, hero, slots: AccSlots, ix, i=None):
         comb = self.plan.combiners[hero]
@@ -388,7 +397,7 @@ class _Kernel:
                     for h in heroes:
                         slots[h, r].store(b, p.combiners[h].init(em))
                 if length and (heroes or outs):
-                    md = self._reduce_md(heroes) if heroes else self._plain_md()
+                    md = self._reduce_md(heroes, length) if heroes else self._plain_md(length)
                     with for_range(b, 0, length, name=f"j{k}", metadata=md) as j:
                         with contextlib.ExitStack() as stack:
                             for em in ems:
@@ -506,7 +515,9 @@ class _Kernel:
             return
         lo, hi = chunk_range(b, chunk, units, 1)
         slots = {h: AccSlots(b, p.combiners[h], cb, name="col") for h in heroes}
-        md = self._plain_md()
+        md = self._plain_md(cb)
+        # bodies run as written (argmax, complex) rarely vectorize: no hints, no warnings
+        step_md = md if all(p.combiners[h].associative for h in heroes) else self._outer_md()
         with for_range(b, lo, hi, name="blk", metadata=self._outer_md()) as u:
             o = b.udiv(u, c64(nblocks))
             c0 = b.mul(b.urem(u, c64(nblocks)), c64(cb))
@@ -517,7 +528,7 @@ class _Kernel:
                     for h in heroes:
                         slots[h].store(b, p.combiners[h].init(em0), c)
             with for_range(b, 0, nrows, name="i", metadata=self._outer_md()) as i:
-                with for_range(b, 0, cn, name="c", metadata=md) as c:
+                with for_range(b, 0, cn, name="c", metadata=step_md) as c:
                     em = self._emitter(b, ptrs)
                     col = b.add(c0, c)
                     lin = b.add(b.mul(b.add(b.mul(o, c64(nrows)), i), c64(cols)), col)
@@ -562,7 +573,7 @@ class _Kernel:
                                 em.store_output(out, ix)
                         return
                     d = red[level]
-                    md = self._reduce_md(heroes) if level == len(red) - 1 else None
+                    md = self._reduce_md(heroes, p.shape[d]) if level == len(red) - 1 else None
                     with for_range(b, 0, p.shape[d], name=f"r{d}", metadata=md) as i:
                         coords[d] = i
                         nest(level + 1)
