@@ -62,6 +62,7 @@ def _draw_config(data, module, extra=None):
 @given(case=dot_case(), data=st.data())
 def test_any_layout_and_config_matches_the_interpreter(case, data, monkeypatch):
     monkeypatch.setattr(dot, "THREADS_KNOB_MIN_FLOPS", 0)       # threads on small problems too (same every draw)
+    monkeypatch.setattr(dot, "SHARED_B_MIN_BYTES", 0)           # and row chunks sharing one packing of B
     module = dot_module(*case)
     cfg = _draw_config(data, module)
     _check(module, cfg, np.random.default_rng(1), what=str(case))
@@ -70,6 +71,7 @@ def test_any_layout_and_config_matches_the_interpreter(case, data, monkeypatch):
 @pytest.mark.parametrize("dt", ["f32", "f64"])
 def test_every_knob_value_alone(dt, monkeypatch):
     monkeypatch.setattr(dot, "THREADS_KNOB_MIN_FLOPS", 0)
+    monkeypatch.setattr(dot, "SHARED_B_MIN_BYTES", 0)
     # ragged sizes: partial micro-tiles, panels and blocks everywhere; K over several k blocks
     module = dot_module((3, 37, 300), (3, 300, 45), [0], [0], [2], [1], dt)
     ks = [k for k in get_backend("cpu").knobs(module) if k.name.startswith("cpu.")]

@@ -52,9 +52,12 @@ DOT = ("gemm", "blas")
 SPLITS = ("batch", "m", "n")
 MATH = ("approx", "libm")
 THREADS_KNOB_MIN_FLOPS = 1 << 18       # below this a dot is not worth a thread
-SHARED_B_MAX_BYTES = 1 << 28           # row chunks share one packing of B up to this size
-THREADS_DEFAULT_MIN_FLOPS = 1 << 22    # from here the default uses every core
-BLAS_DEFAULT_MIN_FLOPS = 1 << 62       # the tiled GEMM matches OpenBLAS here: see docs/cpu-backend.md
+# starting the threads of a parallel region costs ~15 us here: two threads pay from ~8 MFLOP
+THREADS_DEFAULT_MIN_FLOPS = 1 << 23    # from here the default uses every core
+# row chunks share one packing of B (made by a parallel region of its own) when packing B is
+# worth more than starting that region, and it fits
+SHARED_B_MIN_BYTES = 1 << 20
+SHARED_B_MAX_BYTES = 1 << 28
 
 
 # ---- what a dot kernel computes ------------------------------------------------------------------------
@@ -165,7 +168,7 @@ class DotKnobs:
     mc: int = 96
     kc: int = 1024
     nc: int = 4096
-    pack_a: bool = True
+    pack_a: bool = False       # (packing is forced where A cannot be read in place)
     math: str = "approx"
 
 
@@ -198,6 +201,14 @@ def default_micro(info: DotInfo, choices) -> str:
         if int(m.split("x")[1]) <= want:
             return m
     return choices[-1]
+
+
+def default_dot(info: DotInfo) -> str:
+    """The emitted GEMM: it fuses the epilogue, needs no library, and on this machine matched or
+    beat the OpenBLAS instance on every f32/f64 shape measured, small ones (no call and thread
+    wake-up overhead) and large ones alike (docs/cpu-backend.md has the table). The tuner can
+    still pick `blas` per kernel."""
+    return "gemm"
 
 
 def blas_layout(info: DotInfo) -> str | None:
@@ -240,14 +251,14 @@ def dot_knobs(name: str, comp: Computation) -> list[Knob]:
     flops = info.con.flops
     gemm = accumulator(info.out_dt) is not None
     if gemm and blas_layout(info) is None:
-        ks.append(Knob(f"cpu.{name}.dot", DOT, "blas" if flops >= BLAS_DEFAULT_MIN_FLOPS else "gemm",
+        ks.append(Knob(f"cpu.{name}.dot", DOT, default_dot(info),
                        "the product through xltune's tiled GEMM (epilogue fused) or an OpenBLAS call", owner))
     if flops >= THREADS_KNOB_MIN_FLOPS:
         threads = host_threads() if flops >= THREADS_DEFAULT_MIN_FLOPS else 1
         ks.append(Knob(f"cpu.{name}.threads", THREADS, threads,
                        "threads sharing the product", owner))
-        lanes = vector_lanes(info)
-        ks.append(Knob(f"cpu.{name}.split", SPLITS, default_split(info.con, lanes, max(threads, 2)),
+        nr = 4 * vector_lanes(info)
+        ks.append(Knob(f"cpu.{name}.split", SPLITS, default_split(info.con, nr, max(threads, 2)),
                        "what threads share: whole products of the batch, rows, or columns", owner))
     if gemm and info.con.K > 0 and info.con.M * info.con.N * info.con.B > 0:
         choices = micro_choices()
@@ -284,18 +295,14 @@ def emit(cx: CodegenContext, fname: str, name: str, comp: Computation, config: C
     return _emit_gemm(cx, fname, info, knobs, nargs, param_arg, output_arg)
 
 
-def _declare(cx, name, ret, args):
-    return cx.declare(name, ret, args)
-
-
 def _alloc(cx, b, nbytes: int):
     """64-byte aligned heap memory (NULL when there is none)."""
-    f = _declare(cx, "aligned_alloc", T.PTR, [T.I64, T.I64])
+    f = cx.declare("aligned_alloc", T.PTR, [T.I64, T.I64])
     return b.call(f, [c64(64), c64(max(64, -(-nbytes // 64) * 64))])
 
 
 def _free(cx, b, p):
-    b.call(_declare(cx, "free", T.VOID, [T.PTR]), [p])
+    b.call(cx.declare("free", T.VOID, [T.PTR]), [p])
 
 
 def _is_null(b, p):
@@ -370,14 +377,15 @@ class _Split:
         return (*full["batch"], *full["m"], *full["n"])
 
 
-def default_split(con: Contraction, lanes: int, threads: int) -> str:
-    """Whole products when there are enough of them; else rows (every row chunk reads one shared
-    packing of B) when there are enough rows for a few chunks per thread; else columns."""
+def default_split(con: Contraction, nr: int, threads: int) -> str:
+    """Whole products when there are enough of them; else columns when there are at least two
+    micro-panels per thread (each column chunk packs only its own columns of B; A is read in
+    place, from L2/L3, by every chunk); else rows."""
     if con.B >= threads and (con.B % threads == 0 or con.B >= 4 * threads):
         return "batch"
-    if con.M >= 16 * threads or con.N < 2 * 4 * lanes * threads:
-        return "m"
-    return "n"
+    if con.N >= 2 * nr * threads:
+        return "n"
+    return "m"
 
 
 def _tiles(knobs: DotKnobs, lanes: int) -> Tiles:
@@ -406,7 +414,7 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
                            pack_a=knobs.pack_a, a_loader=a_loader)
     threads = max(1, knobs.threads)
     shared_b = (gemm is not None and threads > 1 and knobs.split == "m" and con.K > 0
-                and 0 < gemm.b_all_elems * acc.nbytes <= SHARED_B_MAX_BYTES)
+                and SHARED_B_MIN_BYTES <= gemm.b_all_elems * acc.nbytes <= SHARED_B_MAX_BYTES)
     split = _Split.of(knobs.split, con, gemm.tiles if gemm else Tiles(1, 1, 1, 1, 1), threads,
                       gemm is None or gemm.pack_a, shared_b)
 
