@@ -30,6 +30,7 @@ from ...codegen.kernel import (emit_element, output_groups, staged_params, trans
                                uses_approx_math)
 from ...codegen.loops import for_range, loop_metadata
 from ...config import Config, Knob
+from ...ir.module import Computation, Instruction
 from .threads import emit_threaded
 
 VECTOR_WIDTHS = (0, 1, 4, 8, 16)
@@ -53,6 +54,22 @@ class KernelFamily:
     claim: Callable
     knobs: Callable
     emit: Callable
+
+
+def wrap_one(inst) -> Computation:
+    """A computation whose parameters are inst's operands and whose outputs are inst's results."""
+    comp = Computation(f"{inst.name}.kernel")
+    params = [comp.add_parameter(o.type, name=f"p{k}") for k, o in enumerate(inst.operands)]
+    regions = [r.clone() for r in inst.regions]
+    clone = Instruction(inst.opcode, params, inst.type, dict(inst.attrs), regions, loc=inst.loc,
+                        multi=inst.multi)
+    comp.insert(clone, name=inst.name)
+    if inst.multi:
+        comp.set_outputs([comp.add("get_tuple_element", [clone], t, {"index": k})
+                          for k, t in enumerate(inst.type.elements)])
+    else:
+        comp.set_outputs([clone])
+    return comp
 
 
 def host_threads() -> int:

@@ -27,7 +27,7 @@ from ...errors import CompileError
 from ...ir.module import Computation, Instruction
 from ...ir.ops import DATA_MOVEMENT, ELEMENTWISE
 from ...ir.types import TensorType, TupleType
-from .kernels import KernelFamily, emit_loop_kernel, loop_kernel_knobs, read_loop_knobs
+from .kernels import KernelFamily, emit_loop_kernel, loop_kernel_knobs, read_loop_knobs, wrap_one
 from .dot import FAMILY as DOT
 from .reductions import FAMILY as REDUCTIONS
 
@@ -185,7 +185,7 @@ def native_region(inst: Instruction) -> tuple[Computation | None, str]:
         return None, reason
     if inst.regions and any(_captures(r) for r in inst.regions):
         return None, "region reads values of the enclosing computation"
-    return _wrap_one(inst), ""
+    return wrap_one(inst), ""
 
 
 def _captures(comp: Computation) -> list[Instruction]:
@@ -205,22 +205,6 @@ def _captures(comp: Computation) -> list[Instruction]:
             seen.add(o)
             out.append(o)
     return out
-
-
-def _wrap_one(inst: Instruction) -> Computation:
-    """A computation whose parameters are inst's operands and whose outputs are inst's results."""
-    comp = Computation(f"{inst.name}.kernel")
-    params = [comp.add_parameter(o.type, name=f"p{k}") for k, o in enumerate(inst.operands)]
-    regions = [r.clone() for r in inst.regions]
-    clone = Instruction(inst.opcode, params, inst.type, dict(inst.attrs), regions, loc=inst.loc,
-                        multi=inst.multi)
-    comp.insert(clone, name=inst.name)
-    if inst.multi:
-        comp.set_outputs([comp.add("get_tuple_element", [clone], t, {"index": k})
-                          for k, t in enumerate(inst.type.elements)])
-    else:
-        comp.set_outputs([clone])
-    return comp
 
 
 def kernel_knobs(module) -> list[Knob]:

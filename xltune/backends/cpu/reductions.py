@@ -8,17 +8,19 @@ Layouts (chosen from the reduced dims, `reduction.layout_of`):
   multiply are only regrouped when `reassociate` is on. Values of the row's shape that need a
   phase's result (softmax's exp(x - max) / sum) are computed in the next pass, so a row is read
   from memory once and stays in L1 between passes. `row_block` rows share each pass's loop.
-  Threads split the rows; a single row (a full reduction) is split into chunks whose partial
-  results are combined in chunk order after the join.
+  Threads split the rows; a single row (a full reduction) is split into chunks of blocks (each
+  block accumulated from the identity, then merged), whose partial results are combined in
+  chunk order.
 - column (kept dims innermost, [K1, R, K2]): per block of `column_block` columns, a vector of
   partial results in a stack buffer, accumulated row after row: contiguous reads, and every
   output's steps stay in sequential order. Threads split (outer, column block) pairs.
 - generic (or `strategy=strided` for a column layout): per output position, nested loops over
   the reduced dims in row-major order.
 
-Kernel layout: `@k.<name>.body(ptrs..., scratch, t, T)` does chunk t of T; `@k.<name>(ptrs...)`
-allocates the scratch (partial results of a split row), runs the body (on T threads when
-`threads` > 1) and finishes split rows.
+Kernel layout: `@k.<name>.body(ptrs..., scratch, c, C)` does chunk c of C; `@k.<name>(ptrs...)`
+allocates the scratch (partial results of a split row, one per chunk), runs the body (its chunks
+on `threads` threads, `threads.emit_threaded`) and finishes split rows: init, then the chunks'
+partial results in chunk order.
 """
 from __future__ import annotations
 
@@ -37,9 +39,9 @@ from ...codegen.loops import for_range, loop_metadata
 from ...codegen.reduction import (AccSlots, NotAReductionKernel, PositionEmitter, ReductionPlan, analyze,
                                   entry_alloca, group_index, row_linear)
 from ...config import Config, Knob
-from ...ir.module import Computation, Instruction
+from ...ir.module import Instruction
 from .kernels import (MATH, THREADS, THREADS_DEFAULT_MIN, THREADS_KNOB_MIN, VECTOR_WIDTHS,
-                      KernelFamily, chunk_range, host_threads)
+                      KernelFamily, chunk_range, host_threads, wrap_one)
 from .threads import emit_threaded
 
 ROW_BLOCKS = (1, 2, 4, 8)
@@ -66,7 +68,7 @@ def claim(inst: Instruction):
             return None, "fusion without a region"
         comp = inst.regions[0]
     elif inst.opcode == "reduce":
-        comp = _wrap_reduce(inst)
+        comp = wrap_one(inst)
     else:
         return None
     why = _unsupported(comp)
@@ -96,22 +98,6 @@ def _unsupported(comp) -> str | None:
         if not hasattr(o.type, "shape"):
             return f"output {o.ref} is not a tensor"
     return None
-
-
-def _wrap_reduce(inst: Instruction) -> Computation:
-    """A computation whose parameters are the reduce's operands and whose outputs are its results."""
-    comp = Computation(f"{inst.name}.kernel")
-    params = [comp.add_parameter(o.type, name=f"p{k}") for k, o in enumerate(inst.operands)]
-    clone = Instruction("reduce", params, inst.type, dict(inst.attrs), [r.clone() for r in inst.regions],
-                        loc=inst.loc, multi=inst.multi)
-    comp.insert(clone, name=inst.name)
-    if inst.multi:
-        outs = [comp.add("get_tuple_element", [clone], t, {"index": k})
-                for k, t in enumerate(inst.type.elements)]
-    else:
-        outs = [clone]
-    comp.set_outputs(outs)
-    return comp
 
 
 _plans: dict = {}
