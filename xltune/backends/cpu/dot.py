@@ -204,10 +204,12 @@ def default_micro(info: DotInfo, choices) -> str:
 
 
 def default_dot(info: DotInfo) -> str:
-    """The emitted GEMM: it fuses the epilogue, needs no library, and on this machine matched or
-    beat the OpenBLAS instance on every f32/f64 shape measured, small ones (no call and thread
-    wake-up overhead) and large ones alike (docs/cpu-backend.md has the table). The tuner can
-    still pick `blas` per kernel."""
+    """The emitted GEMM, for every size and dtype: it fuses the epilogue and needs no library.
+    Measured here (docs/cpu-backend.md): on a quiet machine it matches the OpenBLAS instance from
+    384^3 up and beats it in f64, while OpenBLAS is ~30 us faster around 192^3..256^3 (its
+    threads are already running; ours start per call); on a busy machine OpenBLAS's workers wait
+    for each other (512^3: 14.5 ms against 1.2 ms) while chunks claimed dynamically degrade to
+    one core's speed. The tuner can still pick `blas` per kernel."""
     return "gemm"
 
 
@@ -524,25 +526,26 @@ def _emit_blas(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
 
 
 def _blas_calls(cx, b, info: DotInfo, knobs: DotKnobs, lib, args, ptrs, c, c_arg, param_arg, output_arg):
-    """One ?gemm per batch element into c, then the epilogue (a loop kernel reading c)."""
-    con, dt = info.con, info.out_dt
-    ft = T.F32 if dt.name == "f32" else T.F64
-    it = lib.int_type
-    gemm_fn = blas.declare_gemm(cx.module, lib, dt.name)
-    ta, lda = _blas_operand(con.a_m, con.a_k)
-    tb, ldb = _blas_operand(con.b_k, con.b_n)
-    b.call(blas.declare_set_threads(cx.module), [ir.Constant(T.I32, max(1, knobs.threads))])
-    a_ptr, b_ptr = ptrs[info.lhs], ptrs[info.rhs]
-    i = lambda v: ir.Constant(it, v)
-    with for_range(b, 0, con.B, name="bi") as bi:
-        pa = b.gep(a_ptr, [con.a_batch.offset(b, bi)], source_etype=ft)
-        pb = b.gep(b_ptr, [con.b_batch.offset(b, bi)], source_etype=ft)
-        pc = b.gep(c, [b.mul(bi, c64(con.M * con.N))], source_etype=ft)
-        b.call(gemm_fn, [ir.Constant(T.I32, blas.ROW_MAJOR),
-                         ir.Constant(T.I32, blas.TRANS if ta else blas.NO_TRANS),
-                         ir.Constant(T.I32, blas.TRANS if tb else blas.NO_TRANS),
-                         i(con.M), i(con.N), i(con.K), ir.Constant(ft, 1.0), pa, i(lda), pb, i(ldb),
-                         ir.Constant(ft, 0.0), pc, i(con.N)])
+    """?gemm calls into c, then the epilogue (a loop kernel reading c). With threads, the calls
+    are single-threaded OpenBLAS on our chunks (knob `split`): OpenBLAS's own workers wait for
+    each other, which on a busy machine costs whole scheduler time slices."""
+    con = info.con
+    threads = max(1, knobs.threads)
+    nargs = len(args)
+    # (row and column chunks: one per thread, OpenBLAS packs the other operand in each call)
+    split = _Split.of(knobs.split, con, Tiles(16, 16, 16, 16, 16), threads, True, False)
+    body = _new_function(cx, b.function.name + ".blas", nargs + 1, [T.I64, T.I64])
+    bb = ir.IRBuilder(body.append_basic_block("entry"))
+    bargs = list(body.args)
+    box = split.box(bb, con, (bargs[nargs + 1], bargs[nargs + 2]) if threads > 1 else None)
+    _emit_blas_box(cx, bb, info, lib, [bargs[k] for k in param_arg], bargs[nargs], box)
+    bb.ret_void()
+    b.call(blas.declare_set_threads(cx.module), [ir.Constant(T.I32, 1)])
+    if threads > 1:
+        run = emit_threaded(cx, b.function.name + ".blas.threads", body, nargs + 1, threads, split.chunks)
+        b.call(run, args + [c])
+    else:
+        b.call(body, args + [c, c64(0), c64(1)])
     if not info.has_epilogue:
         return
     # the epilogue as a loop kernel whose extra parameter (the product) is c
@@ -550,11 +553,37 @@ def _blas_calls(cx, b, info: DotInfo, knobs: DotKnobs, lib, args, ptrs, c, c_arg
     if c_arg is None:
         c_arg = len(eargs)
         eargs.append(c)
-    threads = max(1, knobs.threads) if math.prod(info.dot.shape) >= (1 << 15) else 1
-    lk = LoopKernelKnobs(math=knobs.math, threads=threads)
+    lthreads = threads if math.prod(info.dot.shape) >= (1 << 15) else 1
+    lk = LoopKernelKnobs(math=knobs.math, threads=lthreads)
     fname = b.function.name + (".epilogue" if c_arg < len(args) else ".epilogue.scratch")
     efn = emit_loop_kernel(cx, fname, info.epilogue, lk, len(eargs), list(param_arg) + [c_arg], list(output_arg))
     b.call(efn, eargs)
+
+
+def _emit_blas_box(cx, b, info: DotInfo, lib, ptrs, c, box):
+    """One ?gemm per batch element of the box, on its rows [m0, m1) and columns [n0, n1)."""
+    con, dt = info.con, info.out_dt
+    ft = T.F32 if dt.name == "f32" else T.F64
+    it = lib.int_type
+    gemm_fn = blas.declare_gemm(cx.module, lib, dt.name)
+    ta, lda = _blas_operand(con.a_m, con.a_k)
+    tb, ldb = _blas_operand(con.b_k, con.b_n)
+    b0, b1, m0, m1, n0, n1 = box
+    a_ptr, b_ptr = ptrs[info.lhs], ptrs[info.rhs]
+    i = lambda v: ir.Constant(it, v)
+    as_int = lambda v: v if it.width == 64 else b.trunc(v, it)
+    rows, cols = b.sub(m1, m0), b.sub(n1, n0)
+    empty = b.or_(b.icmp_signed("<=", rows, c64(0)), b.icmp_signed("<=", cols, c64(0)))
+    with b.if_then(b.not_(empty)):
+        with for_range(b, b0, b1, name="bi") as bi:
+            pa = b.gep(a_ptr, [b.add(con.a_batch.offset(b, bi), b.mul(m0, c64(con.a_m.stride)))], source_etype=ft)
+            pb = b.gep(b_ptr, [b.add(con.b_batch.offset(b, bi), b.mul(n0, c64(con.b_n.stride)))], source_etype=ft)
+            pc = b.gep(c, [b.add(b.mul(bi, c64(con.M * con.N)), b.add(b.mul(m0, c64(con.N)), n0))], source_etype=ft)
+            b.call(gemm_fn, [ir.Constant(T.I32, blas.ROW_MAJOR),
+                             ir.Constant(T.I32, blas.TRANS if ta else blas.NO_TRANS),
+                             ir.Constant(T.I32, blas.TRANS if tb else blas.NO_TRANS),
+                             as_int(rows), as_int(cols), i(con.K), ir.Constant(ft, 1.0), pa, i(lda), pb, i(ldb),
+                             ir.Constant(ft, 0.0), pc, i(con.N)])
 
 
 FAMILY = KernelFamily("dot", claim, dot_knobs, emit)
