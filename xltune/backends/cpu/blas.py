@@ -3,16 +3,17 @@ the IR declarations generated code calls them through.
 
 The library is the OpenBLAS that numpy ships (numpy.libs/libscipy_openblas64_*.so, ILP64 CBLAS
 symbols such as `scipy_cblas_sgemm64_`), else the one scipy ships (LP64). We load a *private
-instance*: a copy of the file under the cache directory, opened RTLD_LOCAL. Its own thread pool and
-its own core choice are then ours: OpenBLAS picks its kernels once, when the library is loaded
+instance*: a copy of the file under the cache directory, opened RTLD_LOCAL. Its thread count and its
+core choice are then ours: it has no worker threads (kernels call it single-threaded on chunks
+they share out themselves), and OpenBLAS picks its kernels once, when the library is loaded
 (OPENBLAS_CORETYPE). This machine's environment sets OPENBLAS_CORETYPE=Haswell, so numpy's
 instance runs 1024^2 f32 in ~9 ms where the SkylakeX kernels (what OpenBLAS detects on this AVX-512
 CPU by itself) take ~5 ms. The private instance takes its core from XLTUNE_BLAS_CORETYPE, else
 from the CPU's features (SkylakeX with AVX-512, else OpenBLAS's own detection); numpy's own
 instance (loaded and initialized by `import numpy`) is left as it is. Where the copy cannot be
-made, numpy's instance is used directly.
+made, numpy's instance is used directly (with numpy's threads and core).
 
-Generated code calls `xltune.blas.{sgemm,dgemm,set_num_threads}`; `imports_for(ir_text)` gives
+Generated code calls `xltune.blas.{sgemm,dgemm}`; `imports_for(ir_text)` gives
 the addresses the JIT binds those names to when an object is loaded (cached objects included).
 """
 from __future__ import annotations
@@ -32,7 +33,6 @@ from ...codegen import lltypes as T
 
 SGEMM = "xltune.blas.sgemm"
 DGEMM = "xltune.blas.dgemm"
-SET_THREADS = "xltune.blas.set_num_threads"
 PREFIX = "xltune.blas."
 
 # CBLAS constants
@@ -160,10 +160,10 @@ def _load() -> BlasLibrary:
         # the private instance's own choice: XLTUNE_BLAS_CORETYPE, else what the CPU's features
         # allow (an inherited OPENBLAS_CORETYPE is meant for numpy's instance)
         env["OPENBLAS_CORETYPE"] = os.environ.get("XLTUNE_BLAS_CORETYPE") or _host_core()  # None: detect
-        # after a call OpenBLAS's workers spin for 2^N cycles before they sleep (default 2^28:
-        # ~70 ms here, taking a core from every kernel that runs next); 2^20 (~0.3 ms) still
-        # covers the calls of one batched product
-        env["OPENBLAS_THREAD_TIMEOUT"] = os.environ.get("XLTUNE_BLAS_THREAD_TIMEOUT", "20")
+        # no worker threads: kernels call it single-threaded on their own chunks (OpenBLAS's
+        # workers spin ~70 ms after each call, taking a core from the kernels that run next,
+        # and wait for each other a scheduler time slice at a time on a busy machine)
+        env["OPENBLAS_NUM_THREADS"] = "1"
     if path is None:
         path = src
     saved = {k: os.environ.get(k) for k in env}
@@ -184,7 +184,7 @@ def _load() -> BlasLibrary:
     def sym(name):
         return ctypes.cast(getattr(handle, f"scipy_{name}{suffix}"), ctypes.c_void_p).value
 
-    addresses = {SGEMM: sym("cblas_sgemm"), DGEMM: sym("cblas_dgemm"), SET_THREADS: sym("openblas_set_num_threads")}
+    addresses = {SGEMM: sym("cblas_sgemm"), DGEMM: sym("cblas_dgemm")}
     core = getattr(handle, f"scipy_openblas_get_corename{suffix}")
     core.restype = ctypes.c_char_p
     return BlasLibrary(path, src, core().decode(), bits, addresses, handle)
@@ -202,12 +202,5 @@ def declare_gemm(module: ir.Module, lib: BlasLibrary, dtype: str) -> ir.Function
     return f
 
 
-def declare_set_threads(module: ir.Module) -> ir.Function:
-    f = module.globals.get(SET_THREADS)
-    if f is None:
-        f = ir.Function(module, ir.FunctionType(T.VOID, [T.I32]), name=SET_THREADS)
-    return f
-
-
 __all__ = ["BlasLibrary", "library", "available", "unavailable", "imports_for", "declare_gemm",
-           "declare_set_threads", "SGEMM", "DGEMM", "SET_THREADS", "ROW_MAJOR", "NO_TRANS", "TRANS"]
+           "SGEMM", "DGEMM", "ROW_MAJOR", "NO_TRANS", "TRANS"]

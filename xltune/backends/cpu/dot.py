@@ -540,7 +540,6 @@ def _blas_calls(cx, b, info: DotInfo, knobs: DotKnobs, lib, args, ptrs, c, c_arg
     box = split.box(bb, con, (bargs[nargs + 1], bargs[nargs + 2]) if threads > 1 else None)
     _emit_blas_box(cx, bb, info, lib, [bargs[k] for k in param_arg], bargs[nargs], box)
     bb.ret_void()
-    b.call(blas.declare_set_threads(cx.module), [ir.Constant(T.I32, 1)])
     if threads > 1:
         run = emit_threaded(cx, b.function.name + ".blas.threads", body, nargs + 1, threads, split.chunks)
         b.call(run, args + [c])
