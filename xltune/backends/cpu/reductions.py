@@ -40,13 +40,14 @@ from ...codegen.reduction import (AccSlots, NotAReductionKernel, PositionEmitter
                                   entry_alloca, group_index, row_linear)
 from ...config import Config, Knob
 from ...ir.module import Instruction
-from .kernels import (MATH, THREADS, THREADS_DEFAULT_MIN, THREADS_KNOB_MIN, VECTOR_WIDTHS,
+from .kernels import (MATH, THREADS, THREADS_DEFAULT_MIN, THREADS_KNOB_MIN, UNROLLS, VECTOR_WIDTHS,
                       KernelFamily, chunk_range, host_threads, wrap_one)
 from .threads import emit_threaded
 
+# Knobs a loop kernel of the same name also has keep its choices (unroll, vector_width, threads,
+# math): a fusion knob may turn one kind of kernel into the other under the same name.
 ROW_BLOCKS = (1, 2, 4, 8)
 ACCUMULATORS = (1, 2, 4, 8)
-INTERLEAVES = (1, 2, 4)
 COLUMN_BLOCKS = (16, 64, 256, 1024, 4096)
 STRATEGIES = ("column", "strided")
 SPLIT_UNIT = 256            # elements: a split row is cut at multiples of this
@@ -179,16 +180,16 @@ def reduction_kernel_knobs(name: str, comp) -> list[Knob]:
                            "keep values a later pass over the row needs again (softmax's exp) in a row "
                            "buffer instead of computing them again", owner))
         if plan.loops > len(plan.phases) or any(plan.outputs_in_loop(k) for k in range(plan.loops)):
-            ks.append(Knob(f"cpu.{name}.unroll", INTERLEAVES, 2,
-                           "interleave count of the passes that only store outputs", owner))
+            ks.append(Knob(f"cpu.{name}.unroll", UNROLLS, 2,
+                           "interleave count of the passes that only store outputs (0: no hint)", owner))
     elif plan.layout == "column":
         ks.append(Knob(f"cpu.{name}.strategy", STRATEGIES, "column",
                        "column: a vector of partial results accumulated row by row; strided: each "
                        "output walks its own column", owner))
         ks.append(Knob(f"cpu.{name}.column_block", COLUMN_BLOCKS, _default_column_block(plan),
                        "columns whose partial results are accumulated together", owner))
-        ks.append(Knob(f"cpu.{name}.unroll", INTERLEAVES, 2,
-                       "interleave count of the column loop", owner))
+        ks.append(Knob(f"cpu.{name}.unroll", UNROLLS, 2,
+                       "interleave count of the column loop (0: no hint)", owner))
     if any(c.reorders_rounding for c in plan.combiners.values()):
         ks.append(Knob(f"cpu.{name}.reassociate", (False, True), True,
                        "float sums/products may be regrouped (vector accumulators, thread chunks); "
