@@ -276,7 +276,7 @@ class GemmEmitter:
     """
 
     def __init__(self, cx: CodegenContext, con: Contraction, lhs_dt: DType, rhs_dt: DType, out_dt: DType,
-                 tiles: Tiles, lanes: int, k_unroll: int = 0, pack_a: bool = True, a_loader=None):
+                 tiles: Tiles, lanes: int, pack_a: bool = True, a_loader=None):
         acc = accumulator(out_dt)
         if acc is None:
             raise T.NotLowerable(f"no tiled GEMM for {out_dt} results")
@@ -288,7 +288,6 @@ class GemmEmitter:
         self.tiles = tiles.normalized(con)
         self.lanes = lanes
         self.vec = ir.VectorType(acc.type, lanes)
-        self.k_unroll = k_unroll
         # a_loader(b, bi, m, k) -> compute value of lhs_dt: A is computed, not stored (e.g.
         # convolution patches); else A is read at its Axis offsets
         self.a_loader = a_loader
@@ -551,10 +550,7 @@ class GemmEmitter:
                 row.append(v)
             new.append(row)
         nxt = b.add(k, c64(1), flags=("nuw", "nsw"))
-        latch = b.branch(header)
-        if self.k_unroll:
-            latch.set_metadata("llvm.loop", loop_metadata(self.cx.module, unroll=self.k_unroll,
-                                                          disable_vectorize=True))
+        b.branch(header)
         k.add_incoming(nxt, b.block)
         for i in range(t.mr):
             for j in range(nv):
