@@ -62,8 +62,14 @@ def erf_inv(x):
 
 
 def lgamma(x):
-    # log|Gamma(x)|; poles (non-positive integers) give +inf
-    return _sc().gammaln(x)
+    # log|Gamma(x)|; poles (non-positive integers) give +inf. scipy computes it through Gamma,
+    # which overflows for subnormal x although lgamma(x) = -log|x| there is finite (~744).
+    y = _sc().gammaln(x)
+    tiny = (np.abs(x) < np.finfo(np.float64).tiny) & (x != 0)
+    if np.any(tiny):
+        with np.errstate(divide="ignore"):
+            y = np.where(tiny, -np.log(np.abs(x)), y)
+    return y
 
 
 def digamma(x):
