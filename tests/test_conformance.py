@@ -179,6 +179,15 @@ def test_interpreter_interpret_pass_rates(interpret_dir):
 
 
 @pytest.mark.slow
+def test_cpu_testdata_pass_rates(testdata_dir):
+    # compiled natively (constants lifted into arguments, checks turned into outputs); ops the
+    # CPU backend has no kernel for run through per-instruction fallbacks
+    files = sorted(str(p) for p in testdata_dir.glob("*.mlir"))
+    results = run_files(files, backend="cpu", jobs=2, timeout=300)
+    _check_floors(results, FLOORS["cpu"]["testdata"])
+
+
+@pytest.mark.slow
 def test_checks_as_outputs_path_agrees_with_the_interpreter(interpret_dir):
     # what compiled backends go through, exercised with the interpreter as the backend
     files = sorted(str(p) for p in interpret_dir.glob("*.mlir"))
