@@ -94,7 +94,7 @@ def run(args) -> int:
             f.write(table + "\n\n" + "\n".join(f"- {l}" for l in lines) + "\n")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"summary": summary, "rows": json.loads(df.to_json(orient="records"))}, f, indent=1)
+            json.dump({"summary": summary, "rows": json.loads(df.to_json(orient="records", double_precision=15))}, f, indent=1)
     return 0 if "error" not in df.columns or df["error"].isna().all() else 1
 
 
