@@ -116,6 +116,23 @@ def test_large_transpose_tiles_every_value():
         assert_bitwise(exe(*args), want, f"tile {tile}")
 
 
+@pytest.mark.parametrize("dt", [D.F64, D.C128, D.I16, D.I1, D.F16, D.I4], ids=lambda d: d.name)
+def test_staged_transpose_blocks_and_edges(dt):
+    # whole 8x8 blocks go through a register transpose, edges element by element: shapes that
+    # leave edges in both dims, every element size (c128 has no vector path)
+    def f(c, ps):
+        x, y = ps
+        t = c.add("transpose", [x], None, {"permutation": (1, 0)})
+        return c.add("add" if dt.is_complex else "maximum", [t, y])
+    shape = (43, 77)
+    m = fuse_all(module_of(f, [tensor(shape[::-1], dt), tensor(shape, dt)]))
+    args = [_arr(shape[::-1], dt), _arr(shape, dt, seed=1)]
+    want = reference(m, *args)[0]
+    for tile, last in [(8, 16), (16, 64), (32, 32), (128, 512), (64, 128)]:
+        exe = build_cpu(m, {"cpu.fusion.all.tile": tile, "cpu.fusion.all.tile_last": last})
+        assert_bitwise(exe(*args), want, f"tile {tile} x {last}")
+
+
 def test_scalar_and_empty_tensors():
     def f(c, ps):
         x, y, z = ps
