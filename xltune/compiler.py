@@ -12,7 +12,7 @@ from pathlib import Path
 from .backends import get_backend
 from .config import Config, as_config
 from .errors import XltuneError
-from .executable import Executable
+from .executable import Executable, Stages
 from .ir.module import Module
 
 
@@ -70,6 +70,8 @@ def optimize(module: Module, backend, config: Config, stages: dict, stats: dict,
 def build(module: Module, backend, config: Config, stages: dict, stats: dict, t0: float | None = None) -> Executable:
     """Hand an optimized module to the backend and wrap the runner in an Executable."""
     t0 = time.perf_counter() if t0 is None else t0
+    if not isinstance(stages, Stages):
+        stages = Stages(stages)     # backends may leave stages to be made when read (lazy_stage)
     stats["ops_after"] = count_ops(module)
     runner = backend.build(module, config, stages, stats)
     stats["compile_seconds"] = time.perf_counter() - t0
@@ -87,7 +89,7 @@ def compile(program, backend: str = "cpu", config=None, *, specs=None, pipeline:
     module, text = load_program(program, specs)
     be = get_backend(backend)
     cfg, source = resolve_config(module, be, config, use_tuned)
-    stages: dict[str, str] = {"input": text, "hlo": str(module)}
+    stages = Stages({"input": text, "hlo": str(module)})
     stats: dict = {"config_source": source, "ops_before": count_ops(module)}
     module = optimize(module, be, cfg, stages, stats, pipeline)
     return build(module, be, cfg, stages, stats, t0)

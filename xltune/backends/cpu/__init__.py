@@ -8,18 +8,32 @@
                                      a warm compile's object without emitting IR
     run       runtime.CpuRunner      pointer table + ctypes, interpreter for fallbacks
 
-Stages added: "schedule" (the plan), "llvm" (optimized IR), "asm". Stats added: "native_kernels",
+Stages added: "schedule" (the plan), "llvm" (optimized IR), "asm" (made when first read). Stats added: "native_kernels",
 "fallback_ops", "object_cache" ("hit"/"miss"/"off"), "llvm_seconds", "codegen_seconds".
 """
 from __future__ import annotations
 
+import functools
 import time
 
 from ...config import Config
+from ...executable import lazy_stage
 from . import blas, objcache, plancache, threads
 from .llvm_target import host
 from .program import KernelNotLowerable, build_llvm, demote, kernel_knobs, plan_program
 from .runtime import CpuRunner
+
+
+def _assembly(target, okey: str | None, optimized_ir: str) -> str:
+    """exe.stages["asm"] when first read: from the object cache, else made from the optimized
+    IR (and stored there for the next reader)."""
+    cache = objcache.object_cache()
+    asm = cache.get_asm(okey) if okey else None
+    if asm is None:
+        asm = target.assemble(optimized_ir)
+        if okey:
+            cache.put_asm(okey, asm)
+    return asm
 
 
 def _imports(ir_text: str) -> dict[str, int]:
@@ -46,7 +60,7 @@ class CpuBackend:
         if compiled is not None:
             for k, reason in rec["demoted"]:
                 demote(plan, plan.steps[k], reason)
-            segments, import_names, okey = rec["segments"], rec.get("imports", []), None
+            segments, import_names, okey = rec["segments"], rec.get("imports", []), rec["object"]
         else:
             demoted = []
             for _ in range(len(plan.steps) + 1):
@@ -83,7 +97,10 @@ class CpuBackend:
                     plancache.store(pkey, {"object": okey, "segments": segments, "demoted": demoted,
                                            "imports": import_names})
             stages["llvm"] = compiled.optimized_ir
-            stages["asm"] = compiled.asm
+            if compiled.asm is not None:
+                stages["asm"] = compiled.asm
+            else:
+                lazy_stage(stages, "asm", functools.partial(_assembly, target, okey, compiled.optimized_ir))
             imports = _imports(" ".join(f'@"{n}" {n}' for n in import_names))
             library = target.load(compiled.object_image, segments, imports=imports)
         else:

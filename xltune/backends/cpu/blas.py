@@ -15,6 +15,11 @@ made, numpy's instance is used directly (with numpy's threads and core).
 
 Generated code calls `xltune.blas.{sgemm,dgemm}`; `imports_for(ir_text)` gives
 the addresses the JIT binds those names to when an object is loaded (cached objects included).
+
+Loading costs: finding the file is a directory listing; the private copy (25 MB) and dlopen
+took ~17 ms of a cold compile. Offering the `blas` knob choice needs only the file
+(`available()`); the library is copied and loaded (`library()`) when a kernel that calls it is
+emitted or loaded.
 """
 from __future__ import annotations
 
@@ -61,33 +66,51 @@ _CANDIDATES = [
     ("scipy.libs/libscipy_openblas-*.so", "", 32),
 ]
 _lock = threading.Lock()
+_found: tuple[str, str, int] | None = None    # (file, symbol suffix, int bits)
 _loaded: BlasLibrary | None = None
 _failure: str | None = None
 
 
+def _located() -> tuple[str, str, int] | None:
+    """The library file (found once per process) or None, with `_failure` saying why."""
+    global _found, _failure
+    if _found is None and _failure is None:
+        if os.environ.get("XLTUNE_BLAS", "1") == "0":
+            _failure = "XLTUNE_BLAS=0"
+        else:
+            try:
+                _found = _find()
+            except Exception as e:           # no numpy/scipy OpenBLAS here
+                _failure = f"no usable BLAS: {e}"
+    return _found
+
+
 def library() -> BlasLibrary | None:
-    """The process's BLAS (loaded on first use), or None when there is none (see `unavailable()`)."""
+    """The process's BLAS, copied and loaded on first use, or None when there is none (see
+    `unavailable()`)."""
     global _loaded, _failure
     with _lock:
-        if _loaded is None and _failure is None:
-            if os.environ.get("XLTUNE_BLAS", "1") == "0":
-                _failure = "XLTUNE_BLAS=0"
-            else:
-                try:
-                    _loaded = _load()
-                except Exception as e:       # no library, no symbol, a copy we cannot open...
-                    _failure = f"no usable BLAS: {e}"
+        found = _located()
+        if _loaded is None and found is not None and _failure is None:
+            try:
+                _loaded = _load(found)
+            except Exception as e:           # no symbol, a copy we cannot open...
+                _failure = f"no usable BLAS: {e}"
         return _loaded
 
 
 def unavailable() -> str | None:
-    """Why library() is None (None when it is available)."""
-    library()
-    return _failure
+    """Why there is no BLAS (None when there is one, or one that was not loaded yet)."""
+    with _lock:
+        _located()
+        return _failure
 
 
 def available() -> bool:
-    return library() is not None
+    """Whether kernels may call the BLAS: the library file is there (it is not loaded: offering
+    the choice must not cost a cold compile the copy and dlopen) and no load of it failed."""
+    with _lock:
+        return _located() is not None and _failure is None
 
 
 def imports_for(ir_text: str) -> dict[str, int]:
@@ -100,17 +123,19 @@ def imports_for(ir_text: str) -> dict[str, int]:
     return {name: addr for name, addr in lib.addresses.items() if f'@"{name}"' in ir_text}
 
 
-def _site_dirs() -> list[str]:
+def _site_dirs():
+    """Where numpy is installed, then where scipy is (imported only if numpy's has no BLAS:
+    importing scipy costs ~8 ms)."""
     import numpy
-    dirs = [os.path.dirname(os.path.dirname(numpy.__file__))]
+    first = os.path.dirname(os.path.dirname(numpy.__file__))
+    yield first
     try:
         import scipy
-        d = os.path.dirname(os.path.dirname(scipy.__file__))
-        if d not in dirs:
-            dirs.append(d)
     except ImportError:
-        pass
-    return dirs
+        return
+    d = os.path.dirname(os.path.dirname(scipy.__file__))
+    if d != first:
+        yield d
 
 
 def _find() -> tuple[str, str, int]:
@@ -152,8 +177,8 @@ def _host_core() -> str | None:
     return None
 
 
-def _load() -> BlasLibrary:
-    src, suffix, bits = _find()
+def _load(found: tuple[str, str, int]) -> BlasLibrary:
+    src, suffix, bits = found
     path = _private_copy(src)
     env = {}
     if path is not None:

@@ -498,7 +498,9 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
 
 
 def _emit_blas(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, output_arg):
-    lib = blas.library()
+    lib = blas.library()       # copied and loaded now, the first time a kernel calls it
+    if lib is None:
+        raise T.NotLowerable(f"dot=blas: {blas.unavailable()}")
     con = info.con
     dt = info.out_dt
     o0 = info.epilogue.outputs[0]

@@ -1,8 +1,9 @@
 """The one owner of the LLVM boundary for the CPU: target machine, optimization, objects, JIT.
 
 Nothing else in xltune talks to `llvmlite.binding` for the CPU. Codegen hands this module LLVM IR
-text (from `llvmlite.ir`); it gets back optimized IR, assembly, an object image and a loaded
-library whose symbols are callable addresses.
+text (from `llvmlite.ir`); it gets back optimized IR, an object image and a loaded library whose
+symbols are callable addresses. Assembly is made apart (`assemble`), from the optimized IR, only
+when someone reads it: writing it cost as much as the object itself.
 
 llvmlite >= 0.45 facts this relies on: the legacy pass manager is gone (we use the new pass
 builder), `llvm.initialize()` raises (we initialize the native target and asm printer only).
@@ -38,7 +39,7 @@ class Compiled:
     """What one compile of an IR module yields (everything the object cache stores)."""
     object_image: bytes
     optimized_ir: str
-    asm: str
+    asm: str | None = None      # None: not made (HostTarget.assemble makes it from optimized_ir)
 
 
 class HostTarget:
@@ -101,8 +102,9 @@ class HostTarget:
         return h.hexdigest()
 
     # ---- compiling ----------------------------------------------------------------------------
-    def compile_ir(self, ir_text: str, want_asm: bool = True) -> Compiled:
-        """Parse, verify, optimize at O3 (loop + SLP vectorization) and emit an object image."""
+    def compile_ir(self, ir_text: str, want_asm: bool = False) -> Compiled:
+        """Parse, verify, optimize at O3 (loop + SLP vectorization) and emit an object image
+        (and the assembly listing with want_asm; else `assemble` makes it when asked)."""
         with self._lock:
             try:
                 mod = llvm.parse_assembly(ir_text)
@@ -119,8 +121,18 @@ class HostTarget:
             pb.getModulePassManager().run(mod, pb)
             optimized = str(mod)  # before code generation, which rewrites the module in place
             obj = self.machine.emit_object(mod)
-            asm = self.machine.emit_assembly(mod) if want_asm else ""
+            asm = self.machine.emit_assembly(mod) if want_asm else None
             return Compiled(object_image=bytes(obj), optimized_ir=optimized, asm=asm)
+
+    def assemble(self, optimized_ir: str) -> str:
+        """The assembly listing of already optimized IR (what compile_ir's object holds: code
+        generation starts from the same optimized module; no optimization runs again)."""
+        with self._lock:
+            try:
+                mod = llvm.parse_assembly(optimized_ir)
+            except RuntimeError as e:
+                raise CompileError(f"internal error: optimized LLVM IR does not parse: {e}") from None
+            return self.machine.emit_assembly(mod)
 
     # ---- loading --------------------------------------------------------------------------------
     def load(self, object_image: bytes, symbols: list[str], imports: dict[str, int] | None = None) -> "LoadedLibrary":

@@ -1,10 +1,12 @@
 """On-disk cache of compiled objects: a second compile of the same program costs milliseconds.
 
 Key: sha256 of (LLVM IR text, triple, CPU name, features, opt level, LLVM/llvmlite/xltune
-versions) — `HostTarget.cache_key`. Each entry is three files in `<cache dir>/objects/`:
-`<key>.o` (the object image), `<key>.ll` (optimized IR) and `<key>.s` (assembly), so a warm
-compile still fills `exe.stages["llvm"]` and `["asm"]`. Writes go through a temporary file and
-an atomic rename, so concurrent compiles (tuning workers) never see a torn entry.
+versions) — `HostTarget.cache_key`. Each entry is files in `<cache dir>/objects/`: `<key>.o`
+(the object image) and `<key>.ll` (optimized IR), so a warm compile still fills
+`exe.stages["llvm"]`; `<key>.s` (assembly) is added the first time someone reads
+`exe.stages["asm"]` of that object (`put_asm`), since making it costs as much as the object.
+Writes go through a temporary file and an atomic rename, so concurrent compiles (tuning
+workers) never see a torn entry.
 
 `XLTUNE_CACHE_DIR` moves the cache; `XLTUNE_OBJECT_CACHE=0` turns it off.
 """
@@ -49,12 +51,28 @@ class ObjectCache:
         try:
             obj = (d / f"{key}.o").read_bytes()
             ll = (d / f"{key}.ll").read_text()
-            asm = (d / f"{key}.s").read_text()
         except (OSError, UnicodeDecodeError):
             self.misses += 1
             return None
         self.hits += 1
-        return Compiled(object_image=obj, optimized_ir=ll, asm=asm)
+        return Compiled(object_image=obj, optimized_ir=ll)     # asm: get_asm, when asked
+
+    def get_asm(self, key: str) -> str | None:
+        """The stored assembly of an entry, None when nobody asked for it yet."""
+        if not enabled():
+            return None
+        try:
+            return (self.directory / f"{key}.s").read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def put_asm(self, key: str, asm: str) -> None:
+        if not enabled():
+            return
+        try:
+            self._write(self.directory / f"{key}.s", asm.encode())
+        except OSError:
+            pass
 
     def put(self, key: str, compiled: Compiled) -> None:
         if not enabled():
@@ -65,7 +83,8 @@ class ObjectCache:
             # The object goes last: a reader only trusts an entry whose .o exists, and the text
             # files it also needs are then already in place.
             self._write(d / f"{key}.ll", compiled.optimized_ir.encode())
-            self._write(d / f"{key}.s", compiled.asm.encode())
+            if compiled.asm is not None:
+                self._write(d / f"{key}.s", compiled.asm.encode())
             self._write(d / f"{key}.o", compiled.object_image)
             self.stores += 1
         except OSError:
