@@ -458,13 +458,17 @@ class GemmEmitter:
         def put(k, j):
             b.store(element(k, j), b.gep(panel, [b.add(b.mul(k, c64(width)), j)], source_etype=acc_t))
 
+        # the outer loops stay loops: LLVM unrolled them around the vectorized inner loop (8 copies
+        # of a 157-line scatter loop in attention), +40% IR and +20% compile time for no speed
+        keep = loop_metadata(self.cx.module, unroll=1)
+
         def loops(jn):
             if wide_contig:
-                with for_range(b, 0, kc, name="pk") as k:
+                with for_range(b, 0, kc, name="pk", metadata=keep) as k:
                     with for_range(b, 0, jn, name="pj", metadata=md) as j:
                         put(k, j)
             else:
-                with for_range(b, 0, jn, name="pj") as j:
+                with for_range(b, 0, jn, name="pj", metadata=keep) as j:
                     with for_range(b, 0, kc, name="pk", metadata=md) as k:
                         put(k, j)
 
@@ -473,7 +477,7 @@ class GemmEmitter:
                 loops(c64(width))          # constant trip count: the common, full panel
             with otherwise:
                 loops(valid)
-                with for_range(b, 0, kc, name="zk") as k:
+                with for_range(b, 0, kc, name="zk", metadata=keep) as k:
                     with for_range(b, valid, width, name="zj") as j:
                         b.store(self.acc.zero(), b.gep(panel, [b.add(b.mul(k, c64(width)), j)],
                                                        source_etype=acc_t))
@@ -582,8 +586,10 @@ class GemmEmitter:
         def add(x, y):
             return b.fadd(x, y) if self.acc.kind == "float" else b.add(x, y)
 
+        keep = loop_metadata(self.cx.module, unroll=1)     # rows of the tile: see _pack_panel
+
         def finish(with_partial: bool):
-            with for_range(b, 0, mr, name="wi") as i:
+            with for_range(b, 0, mr, name="wi", metadata=keep) as i:
                 with for_range(b, 0, nr, name="wj", metadata=md) as j:
                     v = tile_at(i, j)
                     if with_partial:
@@ -601,7 +607,7 @@ class GemmEmitter:
             with then:
                 finish(True)        # (nkb > 1: the last block is never the first)
             with otherwise:
-                with for_range(b, 0, mr, name="pi") as i:
+                with for_range(b, 0, mr, name="pi", metadata=keep) as i:
                     with for_range(b, 0, nr, name="pj", metadata=md) as j:
                         p = part_ptr(i, j)
                         v = tile_at(i, j)
