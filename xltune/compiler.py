@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+from . import compile_cache
 from .backends import get_backend
 from .config import Config, as_config
 from .errors import XltuneError
@@ -84,14 +85,29 @@ def compile(program, backend: str = "cpu", config=None, *, specs=None, pipeline:
 
     config: a Config (or dict / JSON); None uses a stored tuned Config for this program and
     device when there is one, else the defaults. pipeline overrides the backend's pass pipeline.
+    A program compiled before with the same Config skips the passes (xltune/compile_cache.py;
+    stats["compile_cache"] says "hit", "miss" or "off").
     """
     t0 = time.perf_counter()
     module, text = load_program(program, specs)
     be = get_backend(backend)
     cfg, source = resolve_config(module, be, config, use_tuned)
+    spec = be.default_pipeline if pipeline is None else pipeline
+    # a warm compile skips the passes: their result is in the compile cache
+    rebuild = compile_cache.policy(spec) if be.runs_passes and compile_cache.enabled() else None
+    key = compile_cache.key_of(text, be, cfg, spec) if rebuild is not None else None
+    hit = compile_cache.lookup(key, cfg, rebuild) if key else None
+    if hit is not None:
+        module, found, stats = hit
+        stages = Stages(found)
+        stats.update(config_source=source, compile_cache="hit")
+        return build(module, be, cfg, stages, stats, t0)
     stages = Stages({"input": text, "hlo": str(module)})
     stats: dict = {"config_source": source, "ops_before": count_ops(module)}
-    module = optimize(module, be, cfg, stages, stats, pipeline)
+    module = optimize(module, be, cfg, stages, stats, spec)
+    if key:
+        compile_cache.store(key, module, stages, stats)
+    stats["compile_cache"] = "miss" if key else "off"
     return build(module, be, cfg, stages, stats, t0)
 
 
