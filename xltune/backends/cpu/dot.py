@@ -5,6 +5,10 @@ or a lone dot_general becomes one native kernel, in one of two ways (knob `cpu.<
   with the target's vector width, MC/KC/NC cache blocks, threads over batch/M/N blocks). The
   epilogue (bias add, activation...) is applied to each finished accumulator tile before it is
   stored, so the product never goes through memory.
+- `runtime`: the same GEMM compiled once per host with its sizes and strides as arguments
+  (`gemmrt.py`): a call per batch element of each chunk, no GEMM code in the kernel (LLVM
+  spent 50-60 ms of each cold compile on an emitted one). Products without a fused epilogue
+  whose operands are f32/f64 of the result's type, each axis one stride: the default there.
 - `blas`: the OpenBLAS call (`blas.py`), one per batch element, from native code; the epilogue
   then runs as a loop kernel over the product (in place in the output when it can).
 
@@ -35,7 +39,7 @@ from ...codegen.kernel import OutputGroup, emit_element
 from ...codegen.loops import for_range
 from ...config import Config, Knob
 from ...ir.module import Computation, Instruction
-from . import blas
+from . import blas, gemmrt
 from .kernels import THREADS, KernelFamily, LoopKernelKnobs, chunk_range, emit_loop_kernel, host_threads
 from .threads import CHUNKS_PER_THREAD, emit_threaded
 
@@ -48,7 +52,7 @@ MICRO = ("6x4", "8x3", "12x2", "14x1", "4x4", "6x2", "4x2", "8x1", "4x1")
 MC = (24, 48, 96, 192, 384)
 KC = (64, 128, 256, 512, 1024)
 NC = (256, 1024, 4096, 16384)
-DOT = ("gemm", "blas")
+DOT = ("gemm", "runtime", "blas")
 SPLITS = ("batch", "m", "n")
 MATH = ("approx", "libm")
 THREADS_KNOB_MIN_FLOPS = 1 << 18       # below this a dot is not worth a thread
@@ -204,13 +208,33 @@ def default_micro(info: DotInfo, choices) -> str:
 
 
 def default_dot(info: DotInfo) -> str:
-    """The emitted GEMM, for every size and dtype: it fuses the epilogue and needs no library.
+    """The GEMM runtime where it can compute the product (`runtime_layout`): the emitted GEMM's
+    loops, micro-kernel and sums at the same speed (one thread, side by side: 1024^3 8.76 / 8.83
+    ms, 512^3 1.10 / 1.08, 512x512x64 0.148 / 0.143) without compiling a GEMM per program.
+    Else the emitted GEMM, for every size and dtype: it fuses the epilogue and needs no library.
     Measured here (docs/cpu-backend.md): on a quiet machine it matches the OpenBLAS instance from
     384^3 up and beats it in f64, while OpenBLAS is ~30 us faster around 192^3..256^3 (its
     threads are already running; ours start per call); on a busy machine OpenBLAS's workers wait
     for each other (512^3: 14.5 ms against 1.2 ms) while chunks claimed dynamically degrade to
     one core's speed. The tuner can still pick `blas` per kernel."""
-    return "gemm"
+    return "runtime" if runtime_layout(info) is None else "gemm"
+
+
+def runtime_layout(info: DotInfo) -> str | None:
+    """None when the GEMM runtime can compute this dot; else why not."""
+    dt = info.out_dt
+    if info.conv is not None:
+        return "convolutions read A through the window (implicit im2col)"
+    if info.has_epilogue:
+        return "the epilogue is fused into the emitted GEMM's write-back"
+    if dt.name not in ("f32", "f64") or info.lhs_dt != dt or info.rhs_dt != dt:
+        return f"the runtime takes f32/f64 operands of the result's type, not {info.lhs_dt} x {info.rhs_dt} -> {dt}"
+    con = info.con
+    if min(con.B, con.M, con.N, con.K) == 0:
+        return "an empty product"
+    if None in (con.a_m.stride, con.a_k.stride, con.b_k.stride, con.b_n.stride):
+        return "an operand axis is not one stride"
+    return None
 
 
 def blas_layout(info: DotInfo) -> str | None:
@@ -252,9 +276,12 @@ def dot_knobs(name: str, comp: Computation) -> list[Knob]:
     ks = []
     flops = info.con.flops
     gemm = accumulator(info.out_dt) is not None
-    if gemm and blas_layout(info) is None:
-        ks.append(Knob(f"cpu.{name}.dot", DOT, default_dot(info),
-                       "the product through xltune's tiled GEMM (epilogue fused) or an OpenBLAS call", owner))
+    dots = tuple(d for d in DOT if d == "gemm" or (d == "runtime" and runtime_layout(info) is None)
+                 or (d == "blas" and blas_layout(info) is None))
+    if gemm and len(dots) > 1:
+        ks.append(Knob(f"cpu.{name}.dot", dots, default_dot(info),
+                       "the product through xltune's tiled GEMM emitted for this shape (epilogue fused), "
+                       "the same GEMM precompiled (runtime) or an OpenBLAS call", owner))
     if flops >= THREADS_KNOB_MIN_FLOPS:
         threads = host_threads() if flops >= THREADS_DEFAULT_MIN_FLOPS else 1
         ks.append(Knob(f"cpu.{name}.threads", THREADS, threads,
@@ -294,6 +321,8 @@ def emit(cx: CodegenContext, fname: str, name: str, comp: Computation, config: C
     knobs = read_knobs(name, comp, config)
     if knobs.dot == "blas" and blas_layout(info) is None:
         return _emit_blas(cx, fname, info, knobs, nargs, param_arg, output_arg)
+    if knobs.dot == "runtime" and runtime_layout(info) is None and output_arg[0] not in param_arg:
+        return _emit_runtime(cx, fname, info, knobs, nargs, param_arg, output_arg)
     return _emit_gemm(cx, fname, info, knobs, nargs, param_arg, output_arg)
 
 
@@ -493,6 +522,43 @@ def _emit_gemm(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, outp
         _free(cx, b, scratch)
     if shared_b:
         _free(cx, b, shared)
+    b.ret_void()
+    return fn
+
+
+def _emit_runtime(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, output_arg):
+    """The kernel: chunks of the product (as `_emit_gemm`, without a shared packing of B), each
+    calling the GEMM runtime once per batch element of its box; the B packing buffer is the
+    chunk's (NULL when there is no memory: the runtime then sums without packing)."""
+    con = info.con
+    acc = accumulator(info.out_dt)
+    tiles = _tiles(knobs, vector_lanes(info)).normalized(con)
+    threads = max(1, knobs.threads)
+    split = _Split.of(knobs.split, con, tiles, threads, False, False)
+    routine = gemmrt.declare(cx, info.out_dt.name, knobs.micro)
+    st = acc.type
+
+    body = _new_function(cx, fname + ".body", nargs, [T.I64, T.I64])
+    b = ir.IRBuilder(body.append_basic_block("entry"))
+    fargs = list(body.args)
+    a_ptr, b_ptr = fargs[param_arg[info.lhs]], fargs[param_arg[info.rhs]]
+    c_ptr = fargs[output_arg[0]]
+    b0, b1, m0, m1, n0, n1 = split.box(b, con, (fargs[nargs], fargs[nargs + 1]) if threads > 1 else None)
+    bp = _alloc(cx, b, tiles.kc * tiles.nc * acc.nbytes)
+    with for_range(b, b0, b1, name="bi") as bi:
+        a = b.gep(a_ptr, [b.add(con.a_batch.offset(b, bi), b.mul(m0, c64(con.a_m.stride)))], source_etype=st)
+        bm = b.gep(b_ptr, [b.add(con.b_batch.offset(b, bi), b.mul(n0, c64(con.b_n.stride)))], source_etype=st)
+        c = b.gep(c_ptr, [b.add(b.mul(bi, c64(con.M * con.N)), b.add(b.mul(m0, c64(con.N)), n0))], source_etype=st)
+        b.call(routine, [a, c64(con.a_m.stride), c64(con.a_k.stride), bm, c64(con.b_k.stride),
+                         c64(con.b_n.stride), c, c64(con.N), b.sub(m1, m0), b.sub(n1, n0), c64(con.K),
+                         c64(tiles.mc), c64(tiles.kc), c64(tiles.nc), bp])
+    _free(cx, b, bp)
+    b.ret_void()
+
+    run = emit_threaded(cx, fname + ".threads", body, nargs, threads, split.chunks) if threads > 1 else body
+    fn = _new_function(cx, fname, nargs)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    b.call(run, list(fn.args) + ([c64(0), c64(1)] if threads <= 1 else []))
     b.ret_void()
     return fn
 
