@@ -208,7 +208,7 @@ def test_fused_epilogue_with_every_dot_choice(text, kernels, monkeypatch):
 
 def test_epilogue_off_keeps_a_separate_loop_kernel():
     m, args = _inputs(MLP)
-    exe = xltune.compile(MLP, backend="cpu")
+    exe = xltune.compile(MLP, backend="cpu", config={"fusion.dot_epilogue": False})
     assert exe.stats["fallback_ops"] == 0 and exe.stats["native_kernels"] == 2
     np.testing.assert_allclose(exe(*args), reference(m, *args)[0], rtol=2e-5, atol=2e-5)
 

@@ -15,7 +15,7 @@ EXPECTED = {
     "gelu": ["loop"],
     "softmax": ["row"],
     "layernorm": ["row"],
-    "mlp": ["library", "loop"],
+    "mlp": ["library"],
     "attention": ["library", "library", "row"],
     "matmul": ["library"],
     "sumsq": ["input"],

@@ -56,7 +56,7 @@ def global_knobs() -> list[Knob]:
              "same iteration space (multi-output sibling fusion)", o),
         Knob("fusion.max_ops_per_kernel", (8, 16, 32, 64, 128, 256), 64, "most instructions in one fused "
              "kernel (a code-size limit)", o),
-        Knob("fusion.dot_epilogue", (False, True), False, "fuse the elementwise epilogue of a dot into the "
+        Knob("fusion.dot_epilogue", (False, True), True, "fuse the elementwise epilogue of a dot into the "
              "library/GEMM kernel", o),
     ]
 
@@ -70,7 +70,7 @@ class Policy:
     multi_output: bool = True
     sibling: bool = True
     max_ops_per_kernel: int = 64
-    dot_epilogue: bool = False
+    dot_epilogue: bool = True
 
     @classmethod
     def from_config(cls, config: Config) -> "Policy":
