@@ -12,8 +12,9 @@ them, at most MAX_WORKERS) and kept for the process:
 - it waits only until every chunk is done, never for a worker to wake or start: on a shared
   machine a worker that gets no CPU in time finds no chunk left, and the caller has done the
   work itself; then it takes the block out of the slot, and the last reference frees it;
-- an idle worker spins on the generation counter for SPIN_NS (back-to-back kernels find it
-  awake: no system call on either side), then sleeps on a condition variable.
+- an idle worker polls the generation counter for SPIN_NS, yielding its core between polls
+  (back-to-back kernels find it awake, and a caller that shares the worker's core still runs),
+  then sleeps on a condition variable.
 
 Workers run only runtime code and touch only the heap block and the pool's own globals between
 jobs, so the runtime is compiled once per process and never unloaded (the kernels' own code may
@@ -89,7 +90,7 @@ STALL_CHUNKS, STALL_NS = 2, 20_000   # a wait beyond 2 of the caller's chunks + 
 BACKOFF_MIN, BACKOFF_MAX = 4, 1024   # jobs run alone after a stall (doubling while they recur)
 
 
-def runtime_ir(triple: str = "") -> str:
+def runtime_ir() -> str:
     """The pool runtime: `xltune_rt_parallel_for(ptr fn, ptr ctx, i64 threads, i64 chunks)`,
     `xltune_rt_init()`, `xltune_rt_stop()`."""
     m = ir.Module(name="xltune.rt")
@@ -106,8 +107,6 @@ def runtime_ir(triple: str = "") -> str:
     broadcast = cx.declare("pthread_cond_broadcast", T.I32, [T.PTR])
     clock = cx.declare("clock_gettime", T.I32, [T.I32, T.PTR])
     yield_ = cx.declare("sched_yield", T.I32, [])
-    pause = (cx.declare("llvm.x86.sse2.pause", T.VOID, [])
-             if triple.startswith(("x86_64", "i686", "i386")) else None)
     chunk_ty = ir.FunctionType(T.VOID, [T.PTR, T.I64, T.I64])
     null = ir.Constant(T.PTR, None)
 
@@ -200,11 +199,10 @@ def runtime_ir(triple: str = "") -> str:
     stop_now = b.icmp_unsigned("!=", load(b, quit_), c64(0))
     b.cbranch(b.or_(fresh, stop_now), locked, spin_body)
     b.position_at_end(spin_body)
-    if pause is not None:
-        b.call(pause, [])
+    b.call(yield_, [])                # a worker sharing its core with the caller lets it run
     k1 = b.add(k, c64(1))
-    b.cbranch(b.icmp_unsigned("==", b.and_(k1, c64(255)), c64(0)), spin_clock, spin_next)
-    b.position_at_end(spin_clock)     # the clock every 256 rounds
+    b.cbranch(b.icmp_unsigned("==", b.and_(k1, c64(15)), c64(0)), spin_clock, spin_next)
+    b.position_at_end(spin_clock)     # the clock every 16 rounds
     b.cbranch(b.icmp_signed(">", b.sub(now_ns(b, ts), t0), c64(SPIN_NS)), locked, spin_next)
     b.position_at_end(spin_next)
     k.add_incoming(k1, spin_next)
@@ -420,7 +418,7 @@ def runtime_address() -> int:
             from . import objcache
             from .llvm_target import host
             target = host()
-            text = runtime_ir(target.triple)
+            text = runtime_ir()
             key = target.cache_key(text)
             cache = objcache.object_cache()
             compiled = cache.get(key)
