@@ -206,6 +206,34 @@ def test_fused_epilogue_with_every_dot_choice(text, kernels, monkeypatch):
                                        err_msg=str(cfg))
 
 
+TWO_OUT_LONG_K = """
+func.func @main(%x: tensor<3x40x160xf32>, %w: tensor<3x160x72xf32>, %y: tensor<3x40x72xf32>) -> (tensor<3x40x72xf32>, tensor<3x40x72xf32>) {
+  %0 = stablehlo.dot_general %x, %w, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<3x40x160xf32>, tensor<3x160x72xf32>) -> tensor<3x40x72xf32>
+  %1 = stablehlo.tanh %0 : tensor<3x40x72xf32>
+  %2 = stablehlo.multiply %1, %y : tensor<3x40x72xf32>
+  return %1, %2 : tensor<3x40x72xf32>, tensor<3x40x72xf32>
+}
+"""
+
+
+def test_runtime_gemm_runs_a_long_sums_epilogue_after_the_product(monkeypatch):
+    # K >= 128: the precompiled GEMM writes the product into the first output, then a loop
+    # kernel (in the same dot kernel) runs the epilogue over it in place
+    monkeypatch.setattr(dot, "THREADS_KNOB_MIN_FLOPS", 0)
+    m, args = _inputs(TWO_OUT_LONG_K)
+    want = reference(m, *args)
+    knobs = {k.name.rsplit(".", 1)[1]: k for k in xltune.knobs(TWO_OUT_LONG_K, backend="cpu")
+             if k.name.startswith("cpu.")}
+    assert knobs["dot"].default == "runtime"
+    configs = [{}] + [{knobs["threads"].name: t, knobs["split"].name: sp} for t in (2, 4) for sp in knobs["split"].choices]
+    for cfg in configs:
+        exe = xltune.compile(TWO_OUT_LONG_K, backend="cpu", config=cfg)
+        assert exe.stats["native_kernels"] == 1 and exe.stats["fallback_ops"] == 0, exe.stages["schedule"]
+        assert "xltune_rt_gemm_" in exe.stages["llvm"]
+        for g, w in zip(exe(*args), want):
+            np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5, err_msg=str(cfg))
+
+
 def test_epilogue_off_keeps_a_separate_loop_kernel():
     m, args = _inputs(MLP)
     exe = xltune.compile(MLP, backend="cpu", config={"fusion.dot_epilogue": False})

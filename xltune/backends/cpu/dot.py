@@ -56,6 +56,7 @@ DOT = ("gemm", "runtime", "blas")
 SPLITS = ("batch", "m", "n")
 MATH = ("approx", "libm")
 THREADS_KNOB_MIN_FLOPS = 1 << 18       # below this a dot is not worth a thread
+EPILOGUE_GEMM_MAX_K = 128              # a fused epilogue makes shorter sums an emitted GEMM
 # starting the threads of a parallel region costs ~15 us here: two threads pay from ~8 MFLOP
 THREADS_DEFAULT_MIN_FLOPS = 1 << 23    # from here the default uses every core
 # row chunks share one packing of B (made by a parallel region of its own) when packing B is
@@ -211,13 +212,22 @@ def default_dot(info: DotInfo) -> str:
     """The GEMM runtime where it can compute the product (`runtime_layout`): the emitted GEMM's
     loops, micro-kernel and sums at the same speed (one thread, side by side: 1024^3 8.76 / 8.83
     ms, 512^3 1.10 / 1.08, 512x512x64 0.148 / 0.143) without compiling a GEMM per program.
+    With an epilogue the runtime writes the product and a loop kernel makes a second pass over
+    it, while the emitted GEMM applies it to each tile in L1: that pays where the epilogue is a
+    large share of the work, short sums (K < 128: 4096x16x1024 + bias + tanh 0.96 against 1.31
+    ms, 512x64x512 100 against 130 us); from K = 128 on the two are within noise (128^3, 1024^3,
+    mlp 512x1024x4096) and the runtime saves the GEMM's compile (mlp 115 -> 31 ms cold).
     Else the emitted GEMM, for every size and dtype: it fuses the epilogue and needs no library.
     Measured here (docs/cpu-backend.md): on a quiet machine it matches the OpenBLAS instance from
     384^3 up and beats it in f64, while OpenBLAS is ~30 us faster around 192^3..256^3 (its
     threads are already running; ours start per call); on a busy machine OpenBLAS's workers wait
     for each other (512^3: 14.5 ms against 1.2 ms) while chunks claimed dynamically degrade to
     one core's speed. The tuner can still pick `blas` per kernel."""
-    return "runtime" if runtime_layout(info) is None else "gemm"
+    if runtime_layout(info) is not None:
+        return "gemm"
+    if info.has_epilogue and info.con.K < EPILOGUE_GEMM_MAX_K:
+        return "gemm"
+    return "runtime"
 
 
 def runtime_layout(info: DotInfo) -> str | None:
@@ -226,7 +236,10 @@ def runtime_layout(info: DotInfo) -> str | None:
     if info.conv is not None:
         return "convolutions read A through the window (implicit im2col)"
     if info.has_epilogue:
-        return "the epilogue is fused into the emitted GEMM's write-back"
+        o0 = info.epilogue.outputs[0]
+        if o0.dtype != dt or tuple(o0.shape) != tuple(info.dot.shape):
+            return (f"the epilogue's first output ({o0.dtype}{list(o0.shape)}) cannot hold the product "
+                    f"for the epilogue's pass over it")
     if dt.name not in ("f32", "f64") or info.lhs_dt != dt or info.rhs_dt != dt:
         return f"the runtime takes f32/f64 operands of the result's type, not {info.lhs_dt} x {info.rhs_dt} -> {dt}"
     con = info.con
@@ -558,7 +571,15 @@ def _emit_runtime(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, o
     run = emit_threaded(cx, fname + ".threads", body, nargs, threads, split.chunks) if threads > 1 else body
     fn = _new_function(cx, fname, nargs)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    b.call(run, list(fn.args) + ([c64(0), c64(1)] if threads <= 1 else []))
+    args = list(fn.args)
+    b.call(run, args + ([c64(0), c64(1)] if threads <= 1 else []))
+    if info.has_epilogue:
+        # a loop kernel over the product, in place in the first output (runtime_layout)
+        lthreads = threads if math.prod(info.dot.shape) >= (1 << 15) else 1
+        lk = LoopKernelKnobs(math=knobs.math, threads=lthreads)
+        efn = emit_loop_kernel(cx, fname + ".epilogue", info.epilogue, lk, nargs,
+                               list(param_arg) + [output_arg[0]], list(output_arg))
+        b.call(efn, args)
     b.ret_void()
     return fn
 
