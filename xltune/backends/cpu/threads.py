@@ -312,10 +312,14 @@ def runtime_ir() -> str:
     alone = b.icmp_signed(">", load(b, backoff), c64(0))
     with b.if_then(alone):
         b.atomic_rmw("sub", backoff, c64(1), "monotonic")
-    heap = b.call(malloc, [c64(_CTL_BYTES)])
-    shared = b.and_(b.icmp_unsigned("!=", heap, null), b.not_(alone))
-    with b.if_then(b.and_(alone, b.icmp_unsigned("!=", heap, null))):
-        b.call(free, [heap])
+    before = b.block
+    with b.if_then(b.not_(alone)):
+        got = b.call(malloc, [c64(_CTL_BYTES)])
+        got_block = b.block
+    heap = b.phi(T.PTR)
+    heap.add_incoming(null, before)
+    heap.add_incoming(got, got_block)
+    shared = b.icmp_unsigned("!=", heap, null)
     # without memory for a shared block, or backing off: every chunk here
     ctl = b.select(shared, heap, on_stack)
     b.store(c64(2), slot(b, ctl, _REFS))                  # the caller's and the job slot's
@@ -349,13 +353,15 @@ def runtime_ir() -> str:
     b.position_at_end(done)
     with b.if_then(shared):
         # A stall: the caller waited for the workers' last chunks far longer than its own chunks
-        # took (a worker lost its core mid-chunk). Then the next jobs run here alone, twice as
-        # many after every further stall; each clean job shortens the next back-off by one.
+        # took (a worker lost its core mid-chunk; when the caller ran none there is no measure).
+        # Then the next jobs run here alone, twice as many after every further stall; each clean
+        # job shortens the next back-off by one.
         waited = b.sub(now_ns(b, ts), t1)
         per_chunk = b.udiv(b.sub(t1, t0), b.select(b.icmp_unsigned(">", mine, c64(0)), mine, c64(1)))
         limit = b.add(b.mul(per_chunk, c64(STALL_CHUNKS)), c64(STALL_NS))
         pen = load(b, penalty)
-        with b.if_else(b.icmp_signed(">", waited, limit)) as (stalled, clean):
+        stall = b.and_(b.icmp_signed(">", waited, limit), b.icmp_unsigned(">", mine, c64(0)))
+        with b.if_else(stall) as (stalled, clean):
             with stalled:
                 nxt = b.shl(pen, c64(1))
                 nxt = b.select(b.icmp_signed("<", nxt, c64(BACKOFF_MIN)), c64(BACKOFF_MIN), nxt)
