@@ -132,3 +132,14 @@ def test_object_cache_entry_without_assembly_is_a_hit(cache_dir):
     hits = cache.hits
     b = xltune.compile(GELU, backend="cpu")
     assert b.stats["object_cache"] == "hit" and cache.hits == hits + 1
+
+
+def test_speed_level_is_part_of_the_object_key():
+    """Runtime libraries compile their IR passes at O2: their objects never stand in for O3 ones."""
+    from xltune.backends.cpu.llvm_target import host
+    target = host()
+    text = "define void @f() {\n  ret void\n}\n"
+    assert target.cache_key(text, 2) != target.cache_key(text)
+    assert target.cache_key(text, target.opt_level) == target.cache_key(text)
+    compiled = target.compile_ir(text, speed_level=2)
+    assert compiled.object_image and "define void @f()" in compiled.optimized_ir and compiled.asm is None

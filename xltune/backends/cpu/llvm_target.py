@@ -94,17 +94,22 @@ class HostTarget:
         digest = hashlib.sha256(self.features.encode()).hexdigest()[:12]
         return f"cpu:{self.triple}:{self.cpu}:{digest}"
 
-    def cache_key(self, ir_text: str) -> str:
+    def cache_key(self, ir_text: str, speed_level: int | None = None) -> str:
+        """The object cache key of IR text compiled by compile_ir(ir_text, speed_level=...)."""
         h = hashlib.sha256()
         h.update(self.cache_identity.encode())
+        if speed_level is not None and speed_level != self.opt_level:
+            h.update(f"|O{speed_level}".encode())
         h.update(b"\0")
         h.update(ir_text.encode())
         return h.hexdigest()
 
     # ---- compiling ----------------------------------------------------------------------------
-    def compile_ir(self, ir_text: str, want_asm: bool = False) -> Compiled:
+    def compile_ir(self, ir_text: str, want_asm: bool = False, speed_level: int | None = None) -> Compiled:
         """Parse, verify, optimize at O3 (loop + SLP vectorization) and emit an object image
-        (and the assembly listing with want_asm; else `assemble` makes it when asked)."""
+        (and the assembly listing with want_asm; else `assemble` makes it when asked).
+        speed_level: another optimization level for the IR passes (code generation stays at
+        the target's level); runtime libraries whose code is explicit use 2."""
         with self._lock:
             try:
                 mod = llvm.parse_assembly(ir_text)
@@ -113,7 +118,7 @@ class HostTarget:
                 mod.verify()
             except RuntimeError as e:
                 raise CompileError(f"internal error: generated LLVM IR does not verify: {e}") from None
-            pto = llvm.create_pipeline_tuning_options(speed_level=self.opt_level)
+            pto = llvm.create_pipeline_tuning_options(speed_level=speed_level or self.opt_level)
             pto.loop_vectorization = True
             pto.slp_vectorization = True
             pto.loop_unrolling = True
