@@ -165,3 +165,35 @@ def test_hit_stats_are_a_copy(cached):
     b.stages["hlo"] = "scribble"
     c = xltune.compile(SOFTMAXISH, backend="cpu")
     assert c.stats["passes"] == a.stats["passes"] and c.stages["hlo"] == a.stages["hlo"]
+
+
+def test_warm_compile_with_a_config_does_not_parse(cached, passes_run, monkeypatch, tmp_path):
+    import xltune.frontend.stablehlo as S
+    parses = []
+    real = S.parse
+
+    def counting(*a, **k):
+        parses.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(S, "parse", counting)
+    cold = xltune.compile(SOFTMAXISH, backend="cpu", config={})
+    assert parses == [1]
+    for program in (SOFTMAXISH, _write(tmp_path / "p.mlir", SOFTMAXISH)):
+        warm = xltune.compile(program, backend="cpu", config=Config())
+        assert warm.stats["compile_cache"] == "hit" and warm.stats["config_source"] == "explicit"
+        np.testing.assert_array_equal(warm(_x()), cold(_x()))
+    assert passes_run == [1] and parses == [1]
+    # without a Config the tuned-config lookup needs the module: parsed, passes still skipped
+    again = xltune.compile(SOFTMAXISH, backend="cpu")
+    assert again.stats["compile_cache"] == "hit" and passes_run == [1] and parses == [1, 1]
+    # a Module is keyed by its printed form
+    module = xltune.parse(SOFTMAXISH)
+    first = xltune.compile(module, backend="cpu", config=Config())
+    second = xltune.compile(module, backend="cpu", config=Config())
+    assert second.stats["compile_cache"] == "hit" and passes_run == [1, 1]
+    np.testing.assert_array_equal(second(_x()), first(_x()))
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path

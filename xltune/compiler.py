@@ -17,19 +17,30 @@ from .executable import Executable, Stages
 from .ir.module import Module
 
 
+def program_text(program) -> tuple[str, str | None] | None:
+    """(text, path it came from) of StableHLO text, a .mlir path or a Module (its printed form),
+    without parsing; None for a function (its text is known once it is traced)."""
+    if isinstance(program, Module):
+        return str(program), None
+    if isinstance(program, Path) or (isinstance(program, str) and program.endswith(".mlir")
+                                      and "\n" not in program and os.path.exists(program)):
+        path = Path(program)
+        return path.read_text(), str(path)
+    if isinstance(program, str):
+        return program, None
+    return None
+
+
 def load_program(program, specs=None) -> tuple[Module, str]:
     """A Module and the text the user gave (or its printed form) from text, a path, a Module or a function."""
     from .frontend.stablehlo import parse
 
     if isinstance(program, Module):
         return program.clone(), str(program)
-    if isinstance(program, Path) or (isinstance(program, str) and program.endswith(".mlir")
-                                      and "\n" not in program and os.path.exists(program)):
-        path = Path(program)
-        text = path.read_text()
-        return parse(text, source=str(path)), text
-    if isinstance(program, str):
-        return parse(program), program
+    found = program_text(program)
+    if found is not None:
+        text, path = found
+        return (parse(text, source=path) if path else parse(text)), text
     if callable(program):
         from .frontend.trace import trace
         module = trace(program, *(specs or ()))
@@ -89,19 +100,24 @@ def compile(program, backend: str = "cpu", config=None, *, specs=None, pipeline:
     stats["compile_cache"] says "hit", "miss" or "off").
     """
     t0 = time.perf_counter()
-    module, text = load_program(program, specs)
     be = get_backend(backend)
-    cfg, source = resolve_config(module, be, config, use_tuned)
     spec = be.default_pipeline if pipeline is None else pipeline
-    # a warm compile skips the passes: their result is in the compile cache
+    # a warm compile skips the passes (their result is in the compile cache) and, when the
+    # Config is given and the program is text, parsing as well
     rebuild = compile_cache.policy(spec) if be.runs_passes and compile_cache.enabled() else None
+    early = program_text(program) if rebuild is not None and config is not None else None
+    if early is not None:
+        cfg = as_config(config)
+        exe = _cached(early[0], be, cfg, "explicit", spec, rebuild, t0)
+        if exe is not None:
+            return exe
+    module, text = load_program(program, specs)
+    cfg, source = resolve_config(module, be, config, use_tuned)
     key = compile_cache.key_of(text, be, cfg, spec) if rebuild is not None else None
-    hit = compile_cache.lookup(key, cfg, rebuild) if key else None
-    if hit is not None:
-        module, found, stats = hit
-        stages = Stages(found)
-        stats.update(config_source=source, compile_cache="hit")
-        return build(module, be, cfg, stages, stats, t0)
+    if key and early is None:
+        exe = _cached(text, be, cfg, source, spec, rebuild, t0)
+        if exe is not None:
+            return exe
     stages = Stages({"input": text, "hlo": str(module)})
     stats: dict = {"config_source": source, "ops_before": count_ops(module)}
     module = optimize(module, be, cfg, stages, stats, spec)
@@ -109,6 +125,16 @@ def compile(program, backend: str = "cpu", config=None, *, specs=None, pipeline:
         compile_cache.store(key, module, stages, stats)
     stats["compile_cache"] = "miss" if key else "off"
     return build(module, be, cfg, stages, stats, t0)
+
+
+def _cached(text: str, be, cfg: Config, source: str, spec: str, rebuild: str, t0: float) -> Executable | None:
+    """The Executable from a compile cache entry (the backend builds it as usual), or None."""
+    hit = compile_cache.lookup(compile_cache.key_of(text, be, cfg, spec), cfg, rebuild)
+    if hit is None:
+        return None
+    module, found, stats = hit
+    stats.update(config_source=source, compile_cache="hit")
+    return build(module, be, cfg, Stages(found), stats, t0)
 
 
 def count_ops(module: Module) -> int:
