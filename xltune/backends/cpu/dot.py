@@ -57,8 +57,9 @@ SPLITS = ("batch", "m", "n")
 MATH = ("approx", "libm")
 THREADS_KNOB_MIN_FLOPS = 1 << 18       # below this a dot is not worth a thread
 EPILOGUE_GEMM_MAX_K = 128              # a fused epilogue makes shorter sums an emitted GEMM
-# starting the threads of a parallel region costs ~15 us here: two threads pay from ~8 MFLOP
-THREADS_DEFAULT_MIN_FLOPS = 1 << 23    # from here the default uses every core
+# from here the default uses every core: with the pool awake a parallel region costs ~1 us;
+# quiet machine, 1 vs 2 threads: 64^3 8.3 / 9.4 us, 128^3 24.0 / 17.1, 160^3 46.3 / 30.3
+THREADS_DEFAULT_MIN_FLOPS = 1 << 22
 # row chunks share one packing of B (made by a parallel region of its own) when packing B is
 # worth more than starting that region, and it fits
 SHARED_B_MIN_BYTES = 1 << 20
