@@ -23,9 +23,12 @@ def program_text(program) -> tuple[str, str | None] | None:
     if isinstance(program, Module):
         return str(program), None
     if isinstance(program, Path) or (isinstance(program, str) and program.endswith(".mlir")
-                                      and "\n" not in program and os.path.exists(program)):
+                                      and "\n" not in program):
         path = Path(program)
-        return path.read_text(), str(path)
+        try:
+            return path.read_text(), str(path)
+        except OSError as e:
+            raise XltuneError(f"{path}: cannot read the program: {e.strerror or e}") from None
     if isinstance(program, str):
         return program, None
     return None
