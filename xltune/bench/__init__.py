@@ -26,6 +26,7 @@ COLUMNS = [  # (column, header, format)
     ("fallback_ops", "fallbacks", "{}"),
     ("max_rel_err", "max rel err", "{:.1e}"),
     ("trials_to_5pct", "trials to 5%", "{}"),
+    ("tuned_slower_beyond_noise", "tuned slower (beyond noise)", "yesno"),
     ("error", "error", "{}"),
 ]
 
@@ -35,6 +36,8 @@ def _fmt(v, f):
         return ""
     if f == "ms":
         return f"{v * 1e3:.3f}"
+    if f == "yesno":
+        return "yes" if v else "no"
     if f == "x":
         return f"{v:.2f}x"
     return f.format(v)
@@ -55,6 +58,11 @@ def summary_lines(summary: dict) -> list[str]:
               "min_tuned_speedup_vs_xla", "geomean_tuned_vs_default", "geomean_speedup_vs_interp"):
         if k in summary:
             out.append(f"{k.replace('_', ' ')}: {summary[k]:.2f}x")
+    if "tuned_slower_beyond_noise" in summary:
+        out.append(f"workloads where tuned is slower than default beyond noise: "
+                   f"{summary['tuned_slower_beyond_noise']}")
+    if "max_trials_to_5pct" in summary:
+        out.append(f"most trials to reach within 5% of the best: {summary['max_trials_to_5pct']}")
     return out
 
 
