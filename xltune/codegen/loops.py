@@ -49,6 +49,34 @@ def loop_metadata(module: ir.Module, vector_width: int = 0, interleave: int = 0,
     return _LoopID(module, hints, name=str(len(module.metadata)))
 
 
+_VECTOR_HINTS = ("llvm.loop.vectorize.", "llvm.loop.interleave.")
+
+
+def _calls_opaque_function(blocks) -> bool:
+    """Does any of these blocks call a function LLVM cannot vectorize (anything but an
+    intrinsic: libm, runtime calls)?"""
+    for blk in blocks:
+        for ins in blk.instructions:
+            if isinstance(ins, ir.CallInstr):
+                name = getattr(ins.callee, "name", "")
+                if not name.startswith("llvm."):
+                    return True
+    return False
+
+
+def _without_vector_hints(metadata):
+    """The loop id minus its vectorize/interleave hints (None when nothing is left). Forcing
+    them on a loop that calls libm makes LLVM print "loop not vectorized" warnings on stderr
+    (a notebook user's cell output) and changes nothing else."""
+    keep = [op for op in metadata.operands
+            if not any(str(op.operands[0].string).startswith(h) for h in _VECTOR_HINTS)]
+    if len(keep) == len(metadata.operands):
+        return metadata
+    if not keep:
+        return None
+    return _LoopID(metadata.parent, keep, name=str(len(metadata.parent.metadata)))
+
+
 @contextmanager
 def for_range(b: ir.IRBuilder, start, stop, step: int = 1, name: str = "i", metadata=None):
     """`for (i = start; i < stop; i += step)` over i64; yields i. The body may add blocks; the
@@ -68,6 +96,11 @@ def for_range(b: ir.IRBuilder, start, stop, step: int = 1, name: str = "i", meta
     yield i
     nxt = b.add(i, ir.Constant(I64, step), name=f"{name}.next", flags=("nuw", "nsw"))
     latch = b.branch(header)
+    if metadata is not None:
+        blocks = b.function.blocks
+        first = blocks.index(body)
+        if _calls_opaque_function(blocks[first:]):
+            metadata = _without_vector_hints(metadata)
     if metadata is not None:
         latch.set_metadata("llvm.loop", metadata)
     i.add_incoming(nxt, b.block)
