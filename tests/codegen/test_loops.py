@@ -52,28 +52,67 @@ def test_vector_hints_dropped_on_loops_calling_libm():
     assert "llvm.loop.unroll.disable" in hints  # the hints that still apply stay
 
 
-def test_libm_math_with_a_vector_width_compiles_without_llvm_warnings():
-    x = np.linspace(-2, 2, 4096, dtype=np.float32)
-    knobs = {k.name: k for k in xltune.knobs(GELU_LIKE, "cpu")}
-    values = {}
-    for name in knobs:
-        if name.endswith(".math"):
-            values[name] = "libm"
-        elif name.endswith(".vector_width"):
-            values[name] = max(c for c in knobs[name].choices)
-    assert any(n.endswith(".math") for n in values), sorted(knobs)
-    cfg = xltune.Config(values)
+TRANSPOSE_EXP = """
+func.func @main(%x: tensor<4x128x64xf32>) -> tensor<4x64x128xf32> {
+  %t = stablehlo.transpose %x, dims = [0, 2, 1] : (tensor<4x128x64xf32>) -> tensor<4x64x128xf32>
+  %0 = stablehlo.exponential %t : tensor<4x64x128xf32>
+  return %0 : tensor<4x64x128xf32>
+}
+"""
+
+
+def _compile_capturing_stderr(text, values):
+    """Compile (no caches) with the knobs ending in each key of `values` set; (exe, stderr)."""
+    knobs = {k.name: k for k in xltune.knobs(text, "cpu")}
+    chosen = {}
+    for name, knob in knobs.items():
+        for suffix, pick in values.items():
+            if name.endswith(suffix):
+                chosen[name] = pick(knob.choices)
     saved = os.dup(2)
     with tempfile.TemporaryFile() as err:
         os.dup2(err.fileno(), 2)
+        os.environ["XLTUNE_COMPILE_CACHE"] = "0"
+        os.environ["XLTUNE_OBJECT_CACHE"] = "0"
         try:
-            os.environ["XLTUNE_COMPILE_CACHE"] = "0"
-            exe = xltune.compile(GELU_LIKE, backend="cpu", config=cfg)
+            exe = xltune.compile(text, backend="cpu", config=xltune.Config(chosen))
         finally:
             os.environ.pop("XLTUNE_COMPILE_CACHE", None)
+            os.environ.pop("XLTUNE_OBJECT_CACHE", None)
             os.dup2(saved, 2)
             os.close(saved)
         err.seek(0)
-        printed = err.read().decode()
+        return exe, chosen, err.read().decode()
+
+
+def test_fitted_hints_clip_to_the_trip_count():
+    m = ir.Module()
+    short = loop_metadata(m)  # nothing
+    assert short is None
+    from xltune.codegen.loops import fitted_loop_metadata
+    too_short = fitted_loop_metadata(m, 16, 2, trip=16)    # 16 trips can't go 16 wide twice
+    assert "vectorize" not in " ".join(str(op) for op in too_short.operands)
+    md = fitted_loop_metadata(m, 8, 4, trip=32)                       # 32 / 8 / 2: interleave 2
+    text = str(m)
+    assert "llvm.loop.interleave.count\", i32 2" in text and md is not None
+    assert fitted_loop_metadata(m, 8, 4, trip=None) is not None        # unknown: the knobs as given
+
+
+def test_wide_hints_on_short_tiles_compile_without_llvm_warnings():
+    # tiles 16 columns wide: the innermost loop runs at most 16 times, too few for 16 lanes x 2
+    exe, chosen, printed = _compile_capturing_stderr(TRANSPOSE_EXP, {
+        ".tile": lambda c: 8, ".tile_last": lambda c: 16, ".vector_width": lambda c: 16,
+        ".unroll": lambda c: 2})
+    assert len(chosen) == 4, chosen
+    assert "not vectorized" not in printed, printed
+    x = np.random.default_rng(0).standard_normal((4, 128, 64)).astype(np.float32)
+    np.testing.assert_allclose(exe(x), np.exp(x.transpose(0, 2, 1)), rtol=1e-5)
+
+
+def test_libm_math_with_a_vector_width_compiles_without_llvm_warnings():
+    x = np.linspace(-2, 2, 4096, dtype=np.float32)
+    exe, chosen, printed = _compile_capturing_stderr(GELU_LIKE, {".math": lambda c: "libm",
+                                                                 ".vector_width": max})
+    assert any(n.endswith(".math") for n in chosen), chosen
     assert "not vectorized" not in printed, printed
     np.testing.assert_allclose(exe(x), np.tanh(np.exp(x)), rtol=1e-5)

@@ -53,13 +53,13 @@ _VECTOR_HINTS = ("llvm.loop.vectorize.", "llvm.loop.interleave.")
 
 
 def _calls_opaque_function(blocks) -> bool:
-    """Does any of these blocks call a function LLVM cannot vectorize (anything but an
-    intrinsic: libm, runtime calls)?"""
+    """Does any of these blocks call a function LLVM cannot vectorize: one only declared here
+    (libm, runtime calls) that is not an intrinsic?"""
     for blk in blocks:
         for ins in blk.instructions:
             if isinstance(ins, ir.CallInstr):
-                name = getattr(ins.callee, "name", "")
-                if not name.startswith("llvm."):
+                callee = ins.callee   # a function defined in the module is inlined first
+                if getattr(callee, "is_declaration", False) and not callee.name.startswith("llvm."):
                     return True
     return False
 
@@ -68,13 +68,34 @@ def _without_vector_hints(metadata):
     """The loop id minus its vectorize/interleave hints (None when nothing is left). Forcing
     them on a loop that calls libm makes LLVM print "loop not vectorized" warnings on stderr
     (a notebook user's cell output) and changes nothing else."""
-    keep = [op for op in metadata.operands
-            if not any(str(op.operands[0].string).startswith(h) for h in _VECTOR_HINTS)]
+    def forcing(op) -> bool:  # a hint turning vectorization off is kept: it never warns
+        name = str(op.operands[0].string)
+        value = op.operands[1].constant if len(op.operands) > 1 else None
+        if name == "llvm.loop.vectorize.enable":
+            return bool(value)
+        if name == "llvm.loop.vectorize.width":
+            return value is not None and value > 1
+        return any(name.startswith(h) for h in _VECTOR_HINTS)
+
+    keep = [op for op in metadata.operands if not forcing(op)]
     if len(keep) == len(metadata.operands):
         return metadata
     if not keep:
         return None
     return _LoopID(metadata.parent, keep, name=str(len(metadata.parent.metadata)))
+
+
+def fitted_loop_metadata(module: ir.Module, vector_width: int, interleave: int, trip: int | None,
+                         unroll: int = 0):
+    """loop_metadata with the width and interleave hints clipped to a loop's trip count (or its
+    bound, for a tile's partial loops) when known: LLVM cannot vectorize a 16-iteration loop 16
+    wide twice interleaved, and says so on stderr when it was asked to."""
+    if trip is not None and vector_width > 1:
+        if trip < 2 * vector_width:
+            vector_width, interleave = 0, 1
+        else:
+            interleave = max(1, min(interleave or 1, trip // vector_width // 2))
+    return loop_metadata(module, vector_width=vector_width, interleave=interleave, unroll=unroll)
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from ...codegen.indexing import Index, c64
 from ...codegen.indexing import linearize
 from ...codegen.kernel import (emit_element, output_groups, param_dim_maps, staged_params,
                                transpose_partner, uses_approx_math)
-from ...codegen.loops import for_range, loop_metadata
+from ...codegen.loops import fitted_loop_metadata, for_range
 from ...config import Config, Knob
 from ...ir.module import Computation, Instruction
 from .threads import emit_threaded
@@ -206,7 +206,9 @@ def _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked: bo
         plans[gi] = (partner, staged)
     opts = EmitOptions(math=knobs.math)
     for gi, g in enumerate(groups):
-        md = loop_metadata(cx.module, vector_width=knobs.vector_width, interleave=knobs.unroll)
+        def md(trip: int | None, knobs=knobs):
+            """The innermost loop's hints: the knobs, fitted to its trip count."""
+            return fitted_loop_metadata(cx.module, knobs.vector_width, knobs.unroll, trip)
         size = math.prod(g.shape)
         if size == 0:
             continue
@@ -222,7 +224,7 @@ def _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked: bo
             continue
         if g.flat:
             lo, hi = chunk_range(b, chunk, size, 64)
-            with for_range(b, lo, hi, name="i", metadata=md) as i:
+            with for_range(b, lo, hi, name="i", metadata=md(size)) as i:
                 emit_element(cx, b, opts, comp, g, Index(g.shape, linear=i), ptrs)
             continue
         partner, staged = plans[gi]
@@ -262,7 +264,7 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=(0, 0), staged
         d = dims[k]
         inner = k == len(dims) - 1
         lo, hi = chunk_range(b, chunk, g.shape[d], 1) if k == 0 else (0, g.shape[d])
-        with for_range(b, lo, hi, name=f"d{d}", metadata=md if inner else None) as i:
+        with for_range(b, lo, hi, name=f"d{d}", metadata=md(g.shape[d]) if inner else None) as i:
             coords[d] = i
             level(k + 1)
 
@@ -287,7 +289,8 @@ def _emit_nest(cx, b, opts, comp, g, args, md, partner=None, tile=(0, 0), staged
                     readers[st.param] = _staged_reader(b, st, buf, ta, tb, cols)
                 with for_range(b, ta, ea, name=f"d{partner}") as i:
                     coords[partner] = i
-                    with for_range(b, tb, eb, name=f"d{last}", metadata=md) as j:
+                    with for_range(b, tb, eb, name=f"d{last}",
+                                   metadata=md(min(cols, g.shape[last]))) as j:
                         coords[last] = j
                         element()
 

@@ -35,7 +35,7 @@ from ...codegen import lltypes as T
 from ...codegen.context import CodegenContext, EmitOptions
 from ...codegen.elemental import unsupported_instruction, uses_approx_math
 from ...codegen.indexing import c64
-from ...codegen.loops import for_range, loop_metadata
+from ...codegen.loops import fitted_loop_metadata, for_range, loop_metadata
 from ...codegen.reduction import (AccSlots, NotAReductionKernel, PositionEmitter, ReductionPlan, analyze,
                                   entry_alloca, group_index, row_linear)
 from ...config import Config, Knob
@@ -328,15 +328,7 @@ class _Kernel:
         return self._hints(self.knobs.unroll, trip)
 
     def _hints(self, interleave: int, trip: int | None):
-        """Width and interleave hints, clipped to a loop's trip count when it is known: LLVM
-        cannot vectorize a 6-iteration loop 8 wide and says so on stderr when it was asked to."""
-        width = self.knobs.vector_width
-        if trip is not None and width > 1:
-            if trip < 2 * width:
-                width, interleave = 0, 1
-            else:
-                interleave = max(1, min(interleave, trip // width // 2))
-        return loop_metadata(self.cx.module, vector_width=width, interleave=interleave, unroll=1)
+        return fitted_loop_metadata(self.cx.module, self.knobs.vector_width, interleave, trip, unroll=1)
 
     def _step(self, em: PositionEmitter, hero, slots: AccSlots, ix, i=None):
         comb = self.plan.combiners[hero]
