@@ -54,6 +54,11 @@ def markdown_table(df) -> str:
 
 def summary_lines(summary: dict) -> list[str]:
     out = [f"copy bandwidth (numpy copy, same run): {summary['copy_bw_GBps']:.1f} GB/s"]
+    if "xltune_first_compile_s" in summary:
+        xla = summary.get("xla_first_compile_s")
+        out.append(f"first compile of the process (warm-up, not in the table): xltune "
+                   f"{summary['xltune_first_compile_s'] * 1e3:.0f} ms"
+                   + (f", XLA {xla * 1e3:.0f} ms" if xla is not None else ""))
     for k in ("geomean_speedup_vs_xla", "min_speedup_vs_xla", "geomean_tuned_speedup_vs_xla",
               "min_tuned_speedup_vs_xla", "geomean_tuned_vs_default", "geomean_speedup_vs_interp"):
         if k in summary:
