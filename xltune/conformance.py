@@ -315,6 +315,16 @@ class _Slot:
             self.kill()
 
 
+def _start_method(backend: str) -> str:
+    """fork is cheapest, but not safe once a threaded runtime lives in this process: a CUDA
+    context (gpu), or jax's thread pools (a notebook that compared with XLA) — a child forked
+    while one of their threads holds a lock can deadlock. Then a fresh interpreter per worker."""
+    methods = mp.get_all_start_methods()
+    if backend == "gpu" or "fork" not in methods or "jax" in sys.modules or "cupy" in sys.modules:
+        return "forkserver" if "forkserver" in methods and backend != "gpu" else "spawn"
+    return "fork"
+
+
 def run_files(paths: list[str], backend: str = "interpreter", jobs: int = 1, timeout: float = 120.0,
               lift: bool = True, via_compile: bool = False, progress=None) -> list[FileResult]:
     """Run files in `jobs` worker processes (0: in this process, no time limit)."""
@@ -327,8 +337,7 @@ def run_files(paths: list[str], backend: str = "interpreter", jobs: int = 1, tim
             if progress:
                 progress(r)
         return out
-    method = "spawn" if backend == "gpu" or "fork" not in mp.get_all_start_methods() else "fork"
-    ctx = mp.get_context(method)
+    ctx = mp.get_context(_start_method(backend))
     pending = list(reversed(paths))
     results: dict[str, FileResult] = {}
     slots = [_Slot(ctx, options) for _ in range(min(jobs, max(len(paths), 1)))]
