@@ -1,8 +1,6 @@
 """Loop hints: the knobs' vectorization hints reach LLVM, except on loops that call a function
 LLVM cannot vectorize, where forcing them only makes LLVM print warnings."""
-import os
 import re
-import tempfile
 
 import numpy as np
 from llvmlite import ir
@@ -61,28 +59,19 @@ func.func @main(%x: tensor<4x128x64xf32>) -> tensor<4x64x128xf32> {
 """
 
 
-def _compile_capturing_stderr(text, values):
-    """Compile (no caches) with the knobs ending in each key of `values` set; (exe, stderr)."""
-    knobs = {k.name: k for k in xltune.knobs(text, "cpu")}
+def _compile_capturing_stderr(text, values, capfd, monkeypatch):
+    """Compile (no caches) with the knobs ending in each key of `values` set; (exe, chosen,
+    what LLVM printed on the process's stderr)."""
     chosen = {}
-    for name, knob in knobs.items():
+    for knob in xltune.knobs(text, "cpu"):
         for suffix, pick in values.items():
-            if name.endswith(suffix):
-                chosen[name] = pick(knob.choices)
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as err:
-        os.dup2(err.fileno(), 2)
-        os.environ["XLTUNE_COMPILE_CACHE"] = "0"
-        os.environ["XLTUNE_OBJECT_CACHE"] = "0"
-        try:
-            exe = xltune.compile(text, backend="cpu", config=xltune.Config(chosen))
-        finally:
-            os.environ.pop("XLTUNE_COMPILE_CACHE", None)
-            os.environ.pop("XLTUNE_OBJECT_CACHE", None)
-            os.dup2(saved, 2)
-            os.close(saved)
-        err.seek(0)
-        return exe, chosen, err.read().decode()
+            if knob.name.endswith(suffix):
+                chosen[knob.name] = pick(knob.choices)
+    monkeypatch.setenv("XLTUNE_COMPILE_CACHE", "0")
+    monkeypatch.setenv("XLTUNE_OBJECT_CACHE", "0")
+    capfd.readouterr()
+    exe = xltune.compile(text, backend="cpu", config=xltune.Config(chosen))
+    return exe, chosen, capfd.readouterr().err
 
 
 def test_fitted_hints_clip_to_the_trip_count():
@@ -98,21 +87,22 @@ def test_fitted_hints_clip_to_the_trip_count():
     assert fitted_loop_metadata(m, 8, 4, trip=None) is not None        # unknown: the knobs as given
 
 
-def test_wide_hints_on_short_tiles_compile_without_llvm_warnings():
+def test_wide_hints_on_short_tiles_compile_without_llvm_warnings(capfd, monkeypatch):
     # tiles 16 columns wide: the innermost loop runs at most 16 times, too few for 16 lanes x 2
     exe, chosen, printed = _compile_capturing_stderr(TRANSPOSE_EXP, {
         ".tile": lambda c: 8, ".tile_last": lambda c: 16, ".vector_width": lambda c: 16,
-        ".unroll": lambda c: 2})
+        ".unroll": lambda c: 2}, capfd, monkeypatch)
     assert len(chosen) == 4, chosen
     assert "not vectorized" not in printed, printed
     x = np.random.default_rng(0).standard_normal((4, 128, 64)).astype(np.float32)
     np.testing.assert_allclose(exe(x), np.exp(x.transpose(0, 2, 1)), rtol=1e-5)
 
 
-def test_libm_math_with_a_vector_width_compiles_without_llvm_warnings():
+def test_libm_math_with_a_vector_width_compiles_without_llvm_warnings(capfd, monkeypatch):
     x = np.linspace(-2, 2, 4096, dtype=np.float32)
     exe, chosen, printed = _compile_capturing_stderr(GELU_LIKE, {".math": lambda c: "libm",
-                                                                 ".vector_width": max})
+                                                                 ".vector_width": max},
+                                                       capfd, monkeypatch)
     assert any(n.endswith(".math") for n in chosen), chosen
     assert "not vectorized" not in printed, printed
     np.testing.assert_allclose(exe(x), np.tanh(np.exp(x)), rtol=1e-5)
