@@ -205,10 +205,12 @@ def _emit_body(cx, fname, comp, knobs, nargs, param_arg, output_arg, chunked: bo
                 staged.append((st, buf))
         plans[gi] = (partner, staged)
     opts = EmitOptions(math=knobs.math)
+
+    def md(trip: int | None):
+        """The innermost loop's hints: the knobs, fitted to its trip count."""
+        return fitted_loop_metadata(cx.module, knobs.vector_width, knobs.unroll, trip)
+
     for gi, g in enumerate(groups):
-        def md(trip: int | None, knobs=knobs):
-            """The innermost loop's hints: the knobs, fitted to its trip count."""
-            return fitted_loop_metadata(cx.module, knobs.vector_width, knobs.unroll, trip)
         size = math.prod(g.shape)
         if size == 0:
             continue
