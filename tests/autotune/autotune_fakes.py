@@ -97,6 +97,20 @@ def register():
         sys.path.insert(0, HERE)
 
 
+def multi_process_setup(tmp_path, monkeypatch):
+    """The fake backend registered, a private cache dir, no storage from the environment and a
+    pinned knob schema token (every process of a study must agree on it, even while someone
+    edits the passes in this checkout: the token digests their source); returns the program
+    file the workers tune."""
+    register()
+    monkeypatch.setenv("XLTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("XLTUNE_STORAGE", raising=False)
+    monkeypatch.setenv("XLTUNE_SCHEMA_TOKEN", "pinned-for-multi-process-tests")
+    prog = tmp_path / "prog.mlir"
+    prog.write_text(PROGRAM)
+    return prog
+
+
 def cli_env(**extra) -> dict:
     """Environment for an `xltune tune` subprocess that registers the fake backend."""
     env = dict(os.environ)

@@ -23,15 +23,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow,
 
 @pytest.fixture(autouse=True)
 def fake_backend(tmp_path, monkeypatch):
-    F.register()
-    monkeypatch.setenv("XLTUNE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("XLTUNE_STORAGE", raising=False)
-    # every process of a study must agree on the knob schema token, even while someone edits
-    # the passes in this checkout (the token digests their source)
-    monkeypatch.setenv("XLTUNE_SCHEMA_TOKEN", "pinned-for-multi-process-tests")
-    prog = tmp_path / "prog.mlir"
-    prog.write_text(F.PROGRAM)
-    return prog
+    return F.multi_process_setup(tmp_path, monkeypatch)
 
 
 def test_two_postgres_workers_share_one_study(fake_backend, tmp_path):
