@@ -16,8 +16,8 @@ def run(fn, *args):
     return xltune.compile(fn, backend="interpreter", specs=list(args))(*args)
 
 
-def arrays(shape):
-    return hnp.arrays(np.float32, shape, elements=st.floats(-4, 4, width=32))
+def arrays(shape, bound=4.0):
+    return hnp.arrays(np.float32, shape, elements=st.floats(-bound, bound, width=32))
 
 
 @SETTINGS
@@ -38,7 +38,8 @@ reduction_case = st.tuples(hnp.array_shapes(min_dims=1, max_dims=4, max_side=4),
 @given(reduction_case, st.data())
 def test_reductions_with_negative_axes_and_keepdims(case, data):
     shape, keepdims, op = case
-    x = data.draw(arrays(shape))
+    # a product of up to 256 values of magnitude 4 leaves float32's range (the f64 oracle does not)
+    x = data.draw(arrays(shape, bound=1.0 if op == "prod" else 4.0))
     nd = len(shape)
     if op in ("argmax", "argmin"):
         axis = data.draw(st.none() | st.integers(-nd, nd - 1))

@@ -3,7 +3,9 @@
     plan      program.plan_program   which instructions are native kernels, which fall back,
                                      where every value lives (params, outputs, constants, arena)
     emit      program.build_llvm     one LLVM module: kernels + one function per native segment
-    compile   llvm_target.host()     O3 with loop/SLP vectorization for the host CPU
+    split     partition              the kernels (functions with loops) apart from the glue
+    compile   llvm_target.host()     kernels: O3 with loop/SLP vectorization for the host CPU;
+                                     glue: a few cheap passes and the fast instruction selector
     cache     objcache               keyed by (IR, triple, CPU, features, versions); plancache finds
                                      a warm compile's object without emitting IR
     run       runtime.CpuRunner      pointer table + ctypes, interpreter for fallbacks
@@ -20,6 +22,7 @@ from ...config import Config
 from ...executable import lazy_stage
 from . import blas, gemmrt, objcache, plancache, threads
 from .llvm_target import host
+from .partition import split_module
 from .program import KernelNotLowerable, build_llvm, demote, kernel_knobs, plan_program
 from .runtime import CpuRunner
 
@@ -83,12 +86,13 @@ class CpuBackend:
             if compiled is not None:
                 stats["object_cache"] = "hit"
             else:
-                ir_text = str(llmod)
-                okey = target.cache_key(ir_text)
+                parts = split_module(llmod)
+                ir_text = "\n".join(p.ir_text for p in parts)
+                okey = target.program_key(parts)
                 cache = objcache.object_cache()
                 compiled = cache.get(okey)
                 if compiled is None:
-                    compiled = target.compile_ir(ir_text)
+                    compiled = target.compile_parts(parts)
                     cache.put(okey, compiled)
                     stats["object_cache"] = "miss" if objcache.enabled() else "off"
                 else:
@@ -103,7 +107,7 @@ class CpuBackend:
             else:
                 lazy_stage(stages, "asm", functools.partial(_assembly, target, okey, compiled.optimized_ir))
             imports = _imports(" ".join(f'@"{n}" {n}' for n in import_names))
-            library = target.load(compiled.object_image, segments, imports=imports)
+            library = target.load(compiled.object_images, segments, imports=imports)
         else:
             stages["llvm"] = "; no native code: every instruction runs in the interpreter\n"
             stages["asm"] = ""

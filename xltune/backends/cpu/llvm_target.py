@@ -34,12 +34,23 @@ def _ensure_initialized():
             _initialized = True
 
 
+# Between the parts of a program's optimized IR (and assembly): names the part's pipeline.
+PART_MARKER = "; ==== xltune part: "
+
+
 @dataclass
 class Compiled:
-    """What one compile of an IR module yields (everything the object cache stores)."""
-    object_image: bytes
+    """What one compile yields (everything the object cache stores): one object image per part
+    (a program has a kernels part and a glue part, see partition.py; a runtime has one)."""
+    object_images: tuple[bytes, ...]
     optimized_ir: str
     asm: str | None = None      # None: not made (HostTarget.assemble makes it from optimized_ir)
+
+    @property
+    def object_image(self) -> bytes:
+        if len(self.object_images) != 1:
+            raise ValueError(f"{len(self.object_images)} object images, not one")
+        return self.object_images[0]
 
 
 class HostTarget:
@@ -94,6 +105,15 @@ class HostTarget:
         digest = hashlib.sha256(self.features.encode()).hexdigest()[:12]
         return f"cpu:{self.triple}:{self.cpu}:{digest}"
 
+    def program_key(self, parts) -> str:
+        """The object cache key of a program's parts (partition.Part) compiled by compile_parts."""
+        h = hashlib.sha256()
+        h.update(self.cache_identity.encode())
+        for p in parts:
+            h.update(f"\0{p.pipeline}\0".encode())
+            h.update(p.ir_text.encode())
+        return h.hexdigest()
+
     def cache_key(self, ir_text: str, speed_level: int | None = None) -> str:
         """The object cache key of IR text compiled by compile_ir(ir_text, speed_level=...)."""
         h = hashlib.sha256()
@@ -105,50 +125,110 @@ class HostTarget:
         return h.hexdigest()
 
     # ---- compiling ----------------------------------------------------------------------------
+    @cached_property
+    def glue_machine(self):
+        """The host target with LLVM's fast instruction selector and register allocator: for
+        code that runs once per call (see partition.py)."""
+        target = llvm.Target.from_triple(self.triple)
+        return target.create_target_machine(cpu=self.cpu, features=self.features, opt=0,
+                                            reloc="pic", codemodel="small")
+
+    def _parse(self, ir_text: str):
+        try:
+            mod = llvm.parse_assembly(ir_text)
+            mod.triple = self.triple
+            mod.data_layout = self.data_layout
+            mod.verify()
+        except RuntimeError as e:
+            raise CompileError(f"internal error: generated LLVM IR does not verify: {e}") from None
+        return mod
+
+    def _optimize(self, mod, speed_level: int | None = None):
+        """O3 (or speed_level) with loop and SLP vectorization."""
+        pto = llvm.create_pipeline_tuning_options(speed_level=speed_level or self.opt_level)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        pto.loop_unrolling = True
+        pb = llvm.create_pass_builder(self.machine, pto)
+        pb.getModulePassManager().run(mod, pb)
+
+    def _optimize_glue(self, mod):
+        """A few cheap clean-ups: glue runs once per call, O3 would cost more than it saves."""
+        pb = llvm.create_pass_builder(self.glue_machine, llvm.create_pipeline_tuning_options(speed_level=1))
+        mpm = llvm.create_new_module_pass_manager()
+        mpm.add_sroa_pass()
+        mpm.add_instruction_combine_pass()
+        mpm.add_simplify_cfg_pass()
+        mpm.run(mod, pb)
+
     def compile_ir(self, ir_text: str, want_asm: bool = False, speed_level: int | None = None) -> Compiled:
         """Parse, verify, optimize at O3 (loop + SLP vectorization) and emit an object image
         (and the assembly listing with want_asm; else `assemble` makes it when asked).
         speed_level: another optimization level for the IR passes (code generation stays at
         the target's level); runtime libraries whose code is explicit use 2."""
         with self._lock:
-            try:
-                mod = llvm.parse_assembly(ir_text)
-                mod.triple = self.triple
-                mod.data_layout = self.data_layout
-                mod.verify()
-            except RuntimeError as e:
-                raise CompileError(f"internal error: generated LLVM IR does not verify: {e}") from None
-            pto = llvm.create_pipeline_tuning_options(speed_level=speed_level or self.opt_level)
-            pto.loop_vectorization = True
-            pto.slp_vectorization = True
-            pto.loop_unrolling = True
-            pb = llvm.create_pass_builder(self.machine, pto)
-            pb.getModulePassManager().run(mod, pb)
+            mod = self._parse(ir_text)
+            self._optimize(mod, speed_level)
             optimized = str(mod)  # before code generation, which rewrites the module in place
             obj = self.machine.emit_object(mod)
             asm = self.machine.emit_assembly(mod) if want_asm else None
-            return Compiled(object_image=bytes(obj), optimized_ir=optimized, asm=asm)
+            return Compiled(object_images=(bytes(obj),), optimized_ir=optimized, asm=asm)
+
+    def compile_parts(self, parts) -> Compiled:
+        """A program's parts (partition.Part), each through its own pipeline: one object image
+        each; the optimized IR is the parts' texts, each after a PART_MARKER line."""
+        from .partition import GLUE
+        images, texts = [], []
+        with self._lock:
+            for p in parts:
+                mod = self._parse(p.ir_text)
+                if p.pipeline == GLUE:
+                    self._optimize_glue(mod)
+                    machine = self.glue_machine
+                else:
+                    self._optimize(mod)
+                    machine = self.machine
+                texts.append(f"{PART_MARKER}{p.pipeline}\n{mod}")
+                images.append(bytes(machine.emit_object(mod)))
+        return Compiled(object_images=tuple(images), optimized_ir="\n".join(texts))
 
     def assemble(self, optimized_ir: str) -> str:
-        """The assembly listing of already optimized IR (what compile_ir's object holds: code
-        generation starts from the same optimized module; no optimization runs again)."""
+        """The assembly listing of already optimized IR (what compile_ir's or compile_parts'
+        objects hold: code generation starts from the same optimized module; no optimization
+        runs again)."""
+        from .partition import GLUE
+        chunks = optimized_ir.split(PART_MARKER)
+        listings = []
         with self._lock:
-            try:
-                mod = llvm.parse_assembly(optimized_ir)
-            except RuntimeError as e:
-                raise CompileError(f"internal error: optimized LLVM IR does not parse: {e}") from None
-            return self.machine.emit_assembly(mod)
+            for chunk in chunks:
+                if not chunk.strip():
+                    continue
+                pipeline, text = None, chunk
+                if len(chunks) > 1:
+                    pipeline, _, text = chunk.partition("\n")
+                try:
+                    mod = llvm.parse_assembly(text)
+                except RuntimeError as e:
+                    raise CompileError(f"internal error: optimized LLVM IR does not parse: {e}") from None
+                machine = self.glue_machine if pipeline == GLUE else self.machine
+                asm = machine.emit_assembly(mod)
+                listings.append(f"# ==== xltune part: {pipeline}\n{asm}" if pipeline else asm)
+        return "\n".join(listings)
 
     # ---- loading --------------------------------------------------------------------------------
-    def load(self, object_image: bytes, symbols: list[str], imports: dict[str, int] | None = None) -> "LoadedLibrary":
-        """Link an object image into the process-wide JIT; returns the symbols' addresses.
+    def load(self, object_images, symbols: list[str], imports: dict[str, int] | None = None) -> "LoadedLibrary":
+        """Link object images (bytes, or a sequence of them that reference each other) into
+        the process-wide JIT as one library; returns the symbols' addresses.
         imports: addresses for external names the object calls that the process does not
         export (e.g. a BLAS loaded RTLD_LOCAL)."""
         with self._lock:
             if self._jit is None:
                 self._jit = llvm.create_lljit_compiler(self.machine)
             name = f"xltune_lib_{next(self._lib_ids)}"
-            builder = llvm.JITLibraryBuilder().add_object_img(object_image).add_current_process()
+            builder = llvm.JITLibraryBuilder()
+            for image in ([object_images] if isinstance(object_images, (bytes, bytearray)) else object_images):
+                builder.add_object_img(image)
+            builder.add_current_process()
             for s, addr in (imports or {}).items():
                 builder.import_symbol(s, addr)
             for s in symbols:

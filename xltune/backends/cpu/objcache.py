@@ -8,17 +8,49 @@ versions) — `HostTarget.cache_key`. Each entry is files in `<cache dir>/object
 Writes go through a temporary file and an atomic rename, so concurrent compiles (tuning
 workers) never see a torn entry.
 
+A program compiles to several object images (partition.py); its `.o` file then holds them all,
+after a small header (`_pack`).
+
 `XLTUNE_CACHE_DIR` moves the cache; `XLTUNE_OBJECT_CACHE=0` turns it off.
 """
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 from pathlib import Path
 
 from .llvm_target import Compiled
 
 _SUFFIXES = (".o", ".ll", ".s")
+_PACKED = b"XLTUNE-OBJECTS\0\0"       # then: count, sizes (little-endian u64), images
+
+
+def _pack(images) -> bytes:
+    if len(images) == 1:
+        return images[0]
+    head = _PACKED + struct.pack(f"<{len(images) + 1}Q", len(images), *map(len, images))
+    return head + b"".join(images)
+
+
+def _unpack(data: bytes) -> tuple[bytes, ...] | None:
+    """The images of a `.o` file; None when it is torn or not ours."""
+    if not data.startswith(_PACKED):
+        return (data,)
+    at = len(_PACKED)
+    try:
+        (n,) = struct.unpack_from("<Q", data, at)
+        sizes = struct.unpack_from(f"<{n}Q", data, at + 8)
+    except struct.error:
+        return None
+    at += 8 * (n + 1)
+    if at + sum(sizes) != len(data):
+        return None
+    images = []
+    for size in sizes:
+        images.append(data[at:at + size])
+        at += size
+    return tuple(images)
 
 
 def cache_root() -> Path:
@@ -49,13 +81,15 @@ class ObjectCache:
             return None
         d = self.directory
         try:
-            obj = (d / f"{key}.o").read_bytes()
+            images = _unpack((d / f"{key}.o").read_bytes())
             ll = (d / f"{key}.ll").read_text()
         except (OSError, UnicodeDecodeError):
+            images = None
+        if images is None:
             self.misses += 1
             return None
         self.hits += 1
-        return Compiled(object_image=obj, optimized_ir=ll)     # asm: get_asm, when asked
+        return Compiled(object_images=images, optimized_ir=ll)     # asm: get_asm, when asked
 
     def get_asm(self, key: str) -> str | None:
         """The stored assembly of an entry, None when nobody asked for it yet."""
@@ -85,7 +119,7 @@ class ObjectCache:
             self._write(d / f"{key}.ll", compiled.optimized_ir.encode())
             if compiled.asm is not None:
                 self._write(d / f"{key}.s", compiled.asm.encode())
-            self._write(d / f"{key}.o", compiled.object_image)
+            self._write(d / f"{key}.o", _pack(compiled.object_images))
             self.stores += 1
         except OSError:
             pass  # a read-only or full disk only costs speed

@@ -1,0 +1,153 @@
+"""The split of a program's LLVM module into kernels (O3) and glue (cheap passes, fast
+instruction selection), and the multi-image objects it makes."""
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+import numpy as np
+import pytest
+from llvmlite import ir
+
+import xltune
+from xltune.backends.cpu import objcache
+from xltune.backends.cpu.llvm_target import PART_MARKER, host
+from xltune.backends.cpu.partition import GLUE, KERNELS, _has_loop, split_module
+
+SOFTMAX = """
+func.func @main(%x: tensor<64x256xf32>) -> tensor<64x256xf32> {
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %zero = stablehlo.constant dense<0.0> : tensor<f32>
+  %m = stablehlo.reduce(%x init: %ninf) applies stablehlo.maximum across dimensions = [1] : (tensor<64x256xf32>, tensor<f32>) -> tensor<64xf32>
+  %mb = stablehlo.broadcast_in_dim %m, dims = [0] : (tensor<64xf32>) -> tensor<64x256xf32>
+  %d = stablehlo.subtract %x, %mb : tensor<64x256xf32>
+  %e = stablehlo.exponential %d : tensor<64x256xf32>
+  %s = stablehlo.reduce(%e init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<64x256xf32>, tensor<f32>) -> tensor<64xf32>
+  %sb = stablehlo.broadcast_in_dim %s, dims = [0] : (tensor<64xf32>) -> tensor<64x256xf32>
+  %r = stablehlo.divide %e, %sb : tensor<64x256xf32>
+  return %r : tensor<64x256xf32>
+}
+"""
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLTUNE_CACHE_DIR", str(tmp_path))
+    return tmp_path / "objects"
+
+
+def _verify(text: str):
+    mod = llvm.parse_assembly(text)
+    mod.verify()
+    return mod
+
+
+def _function(module: ir.Module, name: str, loop: bool, back_to_early_exit: bool = False) -> ir.Function:
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.IntType(64)]), name=name)
+    entry = fn.append_basic_block("entry")
+    early = fn.append_basic_block("early")        # created before the blocks that branch to it
+    b = ir.IRBuilder(entry)
+    nxt = fn.append_basic_block("next")
+    b.cbranch(b.icmp_signed("<", fn.args[0], ir.Constant(ir.IntType(64), 0)), early, nxt)
+    b.position_at_end(early)
+    b.ret_void()
+    b.position_at_end(nxt)
+    if loop:
+        head = fn.append_basic_block("head")
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(ir.IntType(64))
+        i.add_incoming(ir.Constant(ir.IntType(64), 0), nxt)
+        inc = b.add(i, ir.Constant(ir.IntType(64), 1))
+        i.add_incoming(inc, head)
+        done = fn.append_basic_block("done")
+        b.cbranch(b.icmp_signed("<", inc, fn.args[0]), head, done)
+        b.position_at_end(done)
+    b.ret_void() if not back_to_early_exit else b.branch(early)
+    return fn
+
+
+def test_a_loop_is_a_cycle_not_a_branch_to_an_earlier_block():
+    m = ir.Module()
+    assert not _has_loop(_function(m, "exit_early", loop=False, back_to_early_exit=True))
+    assert _has_loop(_function(m, "counts", loop=True))
+
+
+def test_kernels_and_glue_parts_each_verify_alone():
+    m = ir.Module(name="t")
+    kernel = _function(m, "kernel", loop=True)
+    kernel.linkage = "internal"
+    glue = ir.Function(m, ir.FunctionType(ir.VoidType(), [ir.IntType(64)]), name="entry")
+    b = ir.IRBuilder(glue.append_basic_block("entry"))
+    b.call(kernel, [glue.args[0]])
+    b.ret_void()
+    parts = split_module(m)
+    assert [p.pipeline for p in parts] == [KERNELS, GLUE]
+    k, g = (_verify(p.ir_text) for p in parts)
+    # the kernel the glue calls is external in its part and declared (not defined) in the glue
+    assert not k.get_function("kernel").is_declaration and k.get_function("kernel").linkage == llvm.Linkage.external
+    assert g.get_function("kernel").is_declaration and not g.get_function("entry").is_declaration
+
+
+def test_a_module_without_loops_is_one_glue_part():
+    m = ir.Module(name="t")
+    _function(m, "f", loop=False)
+    parts = split_module(m)
+    assert [p.pipeline for p in parts] == [GLUE]
+    _verify(parts[0].ir_text)
+
+
+def test_an_exported_global_variable_keeps_the_module_whole():
+    """Two parts cannot both define it: the split is skipped (one O3 part, as before)."""
+    m = ir.Module(name="t")
+    gv = ir.GlobalVariable(m, ir.IntType(64), name="shared")
+    gv.initializer = ir.Constant(ir.IntType(64), 0)
+    _function(m, "kernel", loop=True)
+    fn = ir.Function(m, ir.FunctionType(ir.VoidType(), []), name="entry")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    b.store(ir.Constant(ir.IntType(64), 1), gv)
+    b.ret_void()
+    assert [p.pipeline for p in split_module(m)] == [KERNELS]
+
+
+def test_a_program_compiles_to_two_objects_that_link_and_agree_with_the_interpreter(cache_dir):
+    exe = xltune.compile(SOFTMAX, backend="cpu")
+    llvm_text = exe.stages["llvm"]
+    assert f"{PART_MARKER}{KERNELS}" in llvm_text and f"{PART_MARKER}{GLUE}" in llvm_text
+    kernels, glue = llvm_text.split(PART_MARKER)[1:]
+    # the vectorized row loop is in the kernels part; the entry point and segment in the glue
+    assert "<16 x float>" in kernels or "<8 x float>" in kernels
+    assert "define" in glue and "@xltune.entry" in glue and "@xltune.seg0" in glue
+    asm = exe.stages["asm"]
+    assert "xltune part: kernels" in asm and "xltune part: glue" in asm
+    x = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
+    want = xltune.compile(SOFTMAX, backend="interpreter")(x)
+    np.testing.assert_allclose(exe(x), want, rtol=2e-6, atol=1e-7)
+    # warm: both images come back from one cache file
+    warm = xltune.compile(SOFTMAX, backend="cpu")
+    assert warm.stats["object_cache"] == "hit" and warm.stages["llvm"] == llvm_text
+    np.testing.assert_array_equal(warm(x), exe(x))
+    assert len(list(cache_dir.glob("*.o"))) == 1
+
+
+def test_packed_objects_round_trip_and_a_torn_file_is_a_miss(cache_dir):
+    images = (b"\x7fELF one", b"\x7fELF two and more")
+    packed = objcache._pack(images)
+    assert objcache._unpack(packed) == images
+    assert objcache._unpack(b"\x7fELF single") == (b"\x7fELF single",)
+    assert objcache._unpack(packed[:-3]) is None
+    from xltune.backends.cpu.llvm_target import Compiled
+    cache = objcache.ObjectCache()
+    cache.put("k", Compiled(object_images=images, optimized_ir="; ir"))
+    assert cache.get("k").object_images == images
+    path = cache_dir / "k.o"
+    path.write_bytes(path.read_bytes()[:-1])
+    misses = cache.misses
+    assert cache.get("k") is None and cache.misses == misses + 1
+
+
+def test_program_key_depends_on_each_parts_pipeline():
+    from xltune.backends.cpu.partition import Part
+    target = host()
+    a = [Part("x", KERNELS), Part("y", GLUE)]
+    b = [Part("x", GLUE), Part("y", GLUE)]
+    assert target.program_key(a) != target.program_key(b)
+    assert target.program_key(a) == target.program_key(list(a))
