@@ -25,6 +25,14 @@ def test_bench_cli_tiny_add(tmp_path, capsys):
     assert "first compile of the process" in printed
     if "xla_s" in row:  # jax installed: the ratio is XLA time over ours
         assert row["speedup_vs_xla"] == pytest.approx(row["xla_s"] / row["xltune_s"])
+        # compile times side by side: XLA as shipped and XLA through its LLVM emitters only
+        assert row["xla_compile_s"] > 0 and row["xla_codegen_compile_s"] > 0
+        s = data["summary"]
+        assert s["max_cold_compile_vs_xla"] == pytest.approx(row["compile_cold_s"] / row["xla_compile_s"])
+        assert s["max_cold_compile_vs_xla_workload"] == "tiny_add"
+        assert s["cold_compile_vs_xla_within_2x"] in (0, 1)
+        assert "cold compile / XLA compile: at most" in printed
+        assert "cold compile / XLA, LLVM only compile" in printed
     assert "tiny_add" in md.read_text()
 
 

@@ -23,6 +23,7 @@ COLUMNS = [  # (column, header, format)
     ("compile_cold_s", "compile cold ms", "ms"),
     ("compile_warm_s", "compile warm ms", "ms"),
     ("xla_compile_s", "XLA compile ms", "ms"),
+    ("xla_codegen_compile_s", "XLA compile, LLVM only ms", "ms"),
     ("kernels", "kernels", "{}"),
     ("fallback_ops", "fallbacks", "{}"),
     ("max_rel_err", "max rel err", "{:.1e}"),
@@ -68,6 +69,11 @@ def summary_lines(summary: dict) -> list[str]:
     if "tuned_slower_beyond_noise" in summary:
         out.append(f"workloads where tuned is slower than default beyond noise: "
                    f"{summary['tuned_slower_beyond_noise']}")
+    for key, what in (("cold_compile_vs_xla", "XLA"), ("cold_compile_vs_xla_llvm_only", "XLA, LLVM only")):
+        if f"max_{key}" in summary:
+            out.append(f"cold compile / {what} compile: at most {summary[f'max_{key}']:.2f}x "
+                       f"({summary[f'max_{key}_workload']}); within 2x on {summary[f'{key}_within_2x']} "
+                       f"of {summary['workloads']} workloads")
     if "max_trials_to_5pct" in summary:
         out.append(f"most trials to reach within 5% of the best: {summary['max_trials_to_5pct']}")
     return out

@@ -16,7 +16,7 @@ from .. import measure as M
 from ..config import Config
 from ..errors import XltuneError
 from .workloads import Workload
-from .xla import XlaProgram, available as xla_available
+from .xla import XlaProgram, available as xla_available, codegen_compile_seconds
 
 
 @dataclass
@@ -105,6 +105,7 @@ def bench_workload(w: Workload, opts: BenchOptions, copy_bw: float) -> dict:
     if opts.xla and xla_available(opts.backend) is None:
         prog = XlaProgram(w.text, opts.backend)
         row["xla_compile_s"] = prog.compile_seconds
+        row["xla_codegen_compile_s"] = codegen_compile_seconds(w.text, opts.backend)
         dev_args = prog.put(args)
         row["xla_max_rel_err"] = max_rel_error(prog(*args), ref)
         candidates["xla"] = lambda: prog.run_device(dev_args)
@@ -204,4 +205,14 @@ def run_suite(workloads: list[Workload], opts: BenchOptions):
         summary["tuned_slower_beyond_noise"] = int(df["tuned_slower_beyond_noise"].fillna(False).astype(bool).sum())
     if "trials_to_5pct" in df and df["trials_to_5pct"].notna().any():
         summary["max_trials_to_5pct"] = int(df["trials_to_5pct"].dropna().max())
+    # cold compile against XLA's: as XLA ships (library fusions on) and through its LLVM emitters
+    for col, key in (("xla_compile_s", "cold_compile_vs_xla"),
+                     ("xla_codegen_compile_s", "cold_compile_vs_xla_llvm_only")):
+        if col in df and "compile_cold_s" in df and df[col].notna().any():
+            ratio = (df["compile_cold_s"] / df[col]).dropna().astype(float)
+            if len(ratio):
+                worst = ratio.idxmax()
+                summary[f"max_{key}"] = float(ratio.max())
+                summary[f"max_{key}_workload"] = str(df.loc[worst, "workload"])
+                summary[f"{key}_within_2x"] = int((ratio <= 2.0).sum())
     return df, summary

@@ -17,10 +17,29 @@ def available(platform: str = "cpu") -> str | None:
     return None
 
 
-class XlaProgram:
-    """Compile StableHLO text with XLA for one device and run it on numpy inputs."""
+# XLA:CPU (jax >= 0.8) hands whole fusions (softmax, layernorm, reductions, dots) to YNNPACK, a
+# prebuilt kernel library: those compile without LLVM. With this option empty, every fusion goes
+# through XLA's own LLVM emitters, as every xltune kernel does: the like-for-like compile time.
+CODEGEN_ONLY = {"cpu": [("xla_cpu_experimental_ynn_fusion_type", "")]}
 
-    def __init__(self, text: str, platform: str = "cpu"):
+
+def codegen_compile_seconds(text: str, platform: str = "cpu") -> float | None:
+    """XLA's compile time for `text` with its library fusions off (None where there are none,
+    or this jaxlib does not know the option)."""
+    overrides = CODEGEN_ONLY.get(platform)
+    if not overrides:
+        return None
+    try:
+        return XlaProgram(text, platform, overrides).compile_seconds
+    except Exception:
+        return None
+
+
+class XlaProgram:
+    """Compile StableHLO text with XLA for one device and run it on numpy inputs.
+    overrides: (debug option, value) pairs for this compile (XLA_FLAGS names, no dashes)."""
+
+    def __init__(self, text: str, platform: str = "cpu", overrides: list | None = None):
         import jax
         from jax._src import xla_bridge
         from jax._src.lib import xla_client
@@ -28,9 +47,11 @@ class XlaProgram:
         self._jax = jax
         be = xla_bridge.get_backend(platform)
         self.device = be.local_devices()[0]
+        options = xla_client.CompileOptions()
+        if overrides:
+            options.env_option_overrides = list(overrides)
         t0 = time.perf_counter()
-        self.exe = be.compile_and_load(text, xla_client.DeviceList((self.device,)),
-                                       xla_client.CompileOptions())
+        self.exe = be.compile_and_load(text, xla_client.DeviceList((self.device,)), options)
         self.compile_seconds = time.perf_counter() - t0
 
     def put(self, arrays: list[np.ndarray]):
