@@ -151,3 +151,39 @@ def test_program_key_depends_on_each_parts_pipeline():
     b = [Part("x", GLUE), Part("y", GLUE)]
     assert target.program_key(a) != target.program_key(b)
     assert target.program_key(a) == target.program_key(list(a))
+
+
+def test_a_loop_its_emitter_marks_as_glue_stays_out_of_the_kernels_part():
+    from xltune.codegen.context import CodegenContext
+    m = ir.Module(name="t")
+    cx = CodegenContext(m)
+    driver = _function(m, "driver", loop=True)      # e.g. a batch loop around a library call
+    cx.mark_glue(driver)
+    kernel = _function(m, "kernel", loop=True)
+    kernel.linkage = "internal"
+    entry = ir.Function(m, ir.FunctionType(ir.VoidType(), [ir.IntType(64)]), name="entry")
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    b.call(driver, [entry.args[0]])
+    b.call(kernel, [entry.args[0]])
+    b.ret_void()
+    kernels, glue = split_module(m)
+    k, g = _verify(kernels.ir_text), _verify(glue.ir_text)
+    assert not k.get_function("kernel").is_declaration
+    assert "driver" not in {f.name for f in k.functions}
+    assert not g.get_function("driver").is_declaration
+
+
+def test_a_batched_dot_through_the_gemm_routine_needs_no_kernels_part(cache_dir):
+    text = """
+func.func @main(%a: tensor<4x32x16xf32>, %b: tensor<4x16x24xf32>) -> tensor<4x32x24xf32> {
+  %0 = stablehlo.dot_general %a, %b, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<4x32x16xf32>, tensor<4x16x24xf32>) -> tensor<4x32x24xf32>
+  return %0 : tensor<4x32x24xf32>
+}
+"""
+    assert "cpu.fusion.0.dot" in {k.name for k in xltune.knobs(text, "cpu")}
+    exe = xltune.compile(text, backend="cpu", config=xltune.Config({"cpu.fusion.0.dot": "runtime"}))
+    assert f"{PART_MARKER}{KERNELS}" not in exe.stages["llvm"]
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((4, 32, 16)).astype(np.float32)
+    bm = rng.standard_normal((4, 16, 24)).astype(np.float32)
+    np.testing.assert_allclose(exe(a, bm), np.matmul(a, bm), rtol=1e-5, atol=1e-5)

@@ -26,6 +26,15 @@ class CodegenContext:
         self._decls: dict[str, ir.Function] = {}
         self._helpers: dict[str, ir.Function] = {}
 
+    # ---- hints for the backend's compile --------------------------------------------------------
+    GLUE_METADATA = "xltune.glue"
+
+    def mark_glue(self, fn: ir.Function) -> None:
+        """fn loops but does no work of its own (it calls a library routine per batch element, say):
+        a backend may compile it as glue, without the vectorizing pipeline. Recorded in the module
+        as named metadata `!xltune.glue`, one string per function."""
+        self.module.add_named_metadata(self.GLUE_METADATA, [ir.MetaDataString(self.module, fn.name)])
+
     # ---- declarations ----------------------------------------------------------------------------
     def declare(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
         f = self._decls.get(name)

@@ -553,6 +553,7 @@ def _emit_runtime(cx, fname, info: DotInfo, knobs: DotKnobs, nargs, param_arg, o
     st = acc.type
 
     body = _new_function(cx, fname + ".body", nargs, [T.I64, T.I64])
+    cx.mark_glue(body)          # its loop runs the precompiled routine once per batch element
     b = ir.IRBuilder(body.append_basic_block("entry"))
     fargs = list(body.args)
     a_ptr, b_ptr = fargs[param_arg[info.lhs]], fargs[param_arg[info.rhs]]
@@ -625,6 +626,7 @@ def _blas_calls(cx, b, info: DotInfo, knobs: DotKnobs, lib, args, ptrs, c, c_arg
     # (row and column chunks: one per thread, OpenBLAS packs the other operand in each call)
     split = _Split.of(knobs.split, con, Tiles(16, 16, 16, 16, 16), threads, True, False)
     body = _new_function(cx, b.function.name + ".blas", nargs + 1, [T.I64, T.I64])
+    cx.mark_glue(body)          # BLAS calls, batch element by batch element
     bb = ir.IRBuilder(body.append_basic_block("entry"))
     bargs = list(body.args)
     box = split.box(bb, con, (bargs[nargs + 1], bargs[nargs + 2]) if threads > 1 else None)

@@ -9,7 +9,9 @@ and LLVM's fast instruction selector, and only the functions with loops (the ker
 they call get O3 with loop and SLP vectorization.
 
     kernels   every defined function with a loop, plus the functions they reference (helpers
-              such as the vmath polynomials are copied where they are used)
+              such as the vmath polynomials are copied where they are used), except loops
+              their emitter marked as glue (`CodegenContext.mark_glue`: a loop over library
+              calls, such as a batched GEMM through the precompiled routine)
     glue      everything else; a kernel it calls is made external in the kernels part and
               declared here
 
@@ -65,6 +67,15 @@ def _has_loop(fn: ir.Function) -> bool:
     return False
 
 
+def _marked_glue(module: ir.Module) -> set[str]:
+    from ...codegen.context import CodegenContext
+    nmd = module.namedmetadata.get(CodegenContext.GLUE_METADATA)
+    names = set()
+    for node in (nmd.operands if nmd is not None else []):
+        names.update(op.string for op in node.operands if isinstance(op, ir.MetaDataString))
+    return names
+
+
 def _refs(text: str) -> set[str]:
     return {a or b for a, b in _REF.findall(text)}
 
@@ -98,7 +109,8 @@ def split_module(module: ir.Module) -> list[Part]:
 
     # the kernels part: functions with loops and everything defined that they reach
     kernels: set[str] = set()
-    todo = [n for n, f in defined.items() if _has_loop(f)]
+    marked = _marked_glue(module)
+    todo = [n for n, f in defined.items() if n not in marked and _has_loop(f)]
     while todo:
         n = todo.pop()
         if n in kernels:
