@@ -36,6 +36,9 @@ def _ensure_initialized():
 
 # Between the parts of a program's optimized IR (and assembly): names the part's pipeline.
 PART_MARKER = "; ==== xltune part: "
+# What `_optimize_glue` and the glue's code generation do; part of the object cache key of a glue
+# part, so a change to them is never served an object made the old way.
+GLUE_PIPELINE = "sroa,instcombine,simplifycfg|codegen-O0"
 
 
 @dataclass
@@ -109,8 +112,10 @@ class HostTarget:
         """The object cache key of a program's parts (partition.Part) compiled by compile_parts."""
         h = hashlib.sha256()
         h.update(self.cache_identity.encode())
+        from .partition import GLUE
         for p in parts:
-            h.update(f"\0{p.pipeline}\0".encode())
+            how = GLUE_PIPELINE if p.pipeline == GLUE else p.pipeline
+            h.update(f"\0{p.pipeline}:{how}\0".encode())
             h.update(p.ir_text.encode())
         return h.hexdigest()
 

@@ -9,11 +9,12 @@ and LLVM's fast instruction selector, and only the functions with loops (the ker
 they call get O3 with loop and SLP vectorization.
 
     kernels   every defined function with a loop, plus the functions they reference (helpers
-              such as the vmath polynomials are copied where they are used), except loops
+              such as the vmath polynomials), except loops
               their emitter marked as glue (`CodegenContext.mark_glue`: a loop over library
               calls, such as a batched GEMM through the precompiled routine)
-    glue      everything else; a kernel it calls is made external in the kernels part and
-              declared here
+    glue      everything else; a function of the kernels part that the glue calls is made
+              external (in the llvmlite module itself) and declared here. Every function is
+              defined in exactly one part; private constants go to each part that reads them.
 
 A module the split cannot handle (a global variable that is not private or internal, which two
 parts would each define) stays one part with the O3 pipeline, as before.
