@@ -158,3 +158,20 @@ def random_values(dt, n, rng) -> np.ndarray:
 
 def tensor(shape, dt) -> TensorType:
     return TensorType(tuple(shape), D.dtype(dt))
+
+
+# a row softmax: two row reductions and the elementwise work between them (one row kernel)
+SOFTMAX = """
+func.func @main(%x: tensor<64x300xf32>) -> tensor<64x300xf32> {
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %zero = stablehlo.constant dense<0.0> : tensor<f32>
+  %m = stablehlo.reduce(%x init: %ninf) applies stablehlo.maximum across dimensions = [1] : (tensor<64x300xf32>, tensor<f32>) -> tensor<64xf32>
+  %mb = stablehlo.broadcast_in_dim %m, dims = [0] : (tensor<64xf32>) -> tensor<64x300xf32>
+  %d = stablehlo.subtract %x, %mb : tensor<64x300xf32>
+  %e = stablehlo.exponential %d : tensor<64x300xf32>
+  %s = stablehlo.reduce(%e init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<64x300xf32>, tensor<f32>) -> tensor<64xf32>
+  %sb = stablehlo.broadcast_in_dim %s, dims = [0] : (tensor<64xf32>) -> tensor<64x300xf32>
+  %y = stablehlo.divide %e, %sb : tensor<64x300xf32>
+  return %y : tensor<64x300xf32>
+}
+"""

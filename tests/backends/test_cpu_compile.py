@@ -26,12 +26,6 @@ func.func @main(%x: tensor<1000xf32>) -> tensor<1000xf32> {
 
 
 @pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("XLTUNE_CACHE_DIR", str(tmp_path))
-    return tmp_path / "objects"
-
-
-@pytest.fixture
 def assemblies(monkeypatch):
     """Counts HostTarget.assemble calls."""
     calls = []
