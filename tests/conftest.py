@@ -46,6 +46,13 @@ def workloads_dir():
     return _need(WORKLOADS)
 
 
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """An empty cache directory for this test; returns where the object files go."""
+    monkeypatch.setenv("XLTUNE_CACHE_DIR", str(tmp_path))
+    return tmp_path / "objects"
+
+
 def has_gpu() -> bool:
     try:
         import cupy

@@ -48,7 +48,10 @@ def test_measure_paired_alternates():
 def test_measure_paired_spends_its_budget():
     import time
     t0 = time.perf_counter()
-    res = measure_paired({"a": lambda: None, "b": lambda: None}, rounds=2, budget_s=0.2, min_sample_s=1e-4)
+    # max_rounds out of the way: the budget alone ends it (with the default cap of 5000 rounds, a
+    # batch calibrated during a load spike made 5000 rounds of no-ops last 0.12 s on CI)
+    res = measure_paired({"a": lambda: None, "b": lambda: None}, rounds=2, budget_s=0.2, min_sample_s=1e-4,
+                         max_rounds=10**9)
     assert time.perf_counter() - t0 >= 0.2
     assert res["a"].n > 2
 
