@@ -136,4 +136,5 @@ def test_speed_level_is_part_of_the_object_key():
     assert target.cache_key(text, 2) != target.cache_key(text)
     assert target.cache_key(text, target.opt_level) == target.cache_key(text)
     compiled = target.compile_ir(text, speed_level=2)
-    assert compiled.object_image and "define void @f()" in compiled.optimized_ir and compiled.asm is None
+    assert len(compiled.object_images) == 1 and compiled.object_images[0]
+    assert "define void @f()" in compiled.optimized_ir and compiled.asm is None

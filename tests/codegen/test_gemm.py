@@ -116,7 +116,7 @@ def _build(con, dt_name, tiles, lanes, boxes, pack_a=True, naive=False):
         else:
             g.emit_box(b, a, bm, ap, bp, box, final, part if g.needs_partials() else None)
     b.ret_void()
-    lib = host().load(host().compile_ir(str(m), want_asm=False).object_image, ["run"])
+    lib = host().load(host().compile_ir(str(m), want_asm=False).object_images, ["run"])
     return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 6)(lib["run"]), g, lib
 
 

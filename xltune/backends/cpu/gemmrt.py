@@ -252,7 +252,7 @@ def address(dtype: str, micro: str) -> int:
             if compiled is None:
                 compiled = target.compile_ir(text, speed_level=SPEED_LEVEL)
                 cache.put(key, compiled)
-            lib = target.load(compiled.object_image, [fname])   # kept for the process
+            lib = target.load(compiled.object_images, [fname])   # kept for the process
             _loaded[fname] = lib
         return lib[fname]
 

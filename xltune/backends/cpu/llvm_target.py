@@ -20,6 +20,7 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from ...errors import CompileError
+from .partition import GLUE
 
 _init_lock = threading.Lock()
 _initialized = False
@@ -48,12 +49,6 @@ class Compiled:
     object_images: tuple[bytes, ...]
     optimized_ir: str
     asm: str | None = None      # None: not made (HostTarget.assemble makes it from optimized_ir)
-
-    @property
-    def object_image(self) -> bytes:
-        if len(self.object_images) != 1:
-            raise ValueError(f"{len(self.object_images)} object images, not one")
-        return self.object_images[0]
 
 
 class HostTarget:
@@ -112,7 +107,6 @@ class HostTarget:
         """The object cache key of a program's parts (partition.Part) compiled by compile_parts."""
         h = hashlib.sha256()
         h.update(self.cache_identity.encode())
-        from .partition import GLUE
         for p in parts:
             how = GLUE_PIPELINE if p.pipeline == GLUE else p.pipeline
             h.update(f"\0{p.pipeline}:{how}\0".encode())
@@ -182,7 +176,6 @@ class HostTarget:
     def compile_parts(self, parts) -> Compiled:
         """A program's parts (partition.Part), each through its own pipeline: one object image
         each; the optimized IR is the parts' texts, each after a PART_MARKER line."""
-        from .partition import GLUE
         images, texts = [], []
         with self._lock:
             for p in parts:
@@ -201,7 +194,6 @@ class HostTarget:
         """The assembly listing of already optimized IR (what compile_ir's or compile_parts'
         objects hold: code generation starts from the same optimized module; no optimization
         runs again)."""
-        from .partition import GLUE
         chunks = optimized_ir.split(PART_MARKER)
         listings = []
         with self._lock:
@@ -222,8 +214,8 @@ class HostTarget:
 
     # ---- loading --------------------------------------------------------------------------------
     def load(self, object_images, symbols: list[str], imports: dict[str, int] | None = None) -> "LoadedLibrary":
-        """Link object images (bytes, or a sequence of them that reference each other) into
-        the process-wide JIT as one library; returns the symbols' addresses.
+        """Link object images (that may reference each other) into the process-wide JIT as one
+        library; returns the symbols' addresses.
         imports: addresses for external names the object calls that the process does not
         export (e.g. a BLAS loaded RTLD_LOCAL)."""
         with self._lock:
@@ -231,7 +223,7 @@ class HostTarget:
                 self._jit = llvm.create_lljit_compiler(self.machine)
             name = f"xltune_lib_{next(self._lib_ids)}"
             builder = llvm.JITLibraryBuilder()
-            for image in ([object_images] if isinstance(object_images, (bytes, bytearray)) else object_images):
+            for image in object_images:
                 builder.add_object_img(image)
             builder.add_current_process()
             for s, addr in (imports or {}).items():

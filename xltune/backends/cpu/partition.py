@@ -26,9 +26,10 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from ...codegen.context import CodegenContext
+
 KERNELS = "kernels"     # O3, loop + SLP vectorization, full code generation
 GLUE = "glue"           # light passes, fast instruction selection
-PIPELINES = (KERNELS, GLUE)
 
 _REF = re.compile(r'@"((?:[^"\\]|\\.)*)"|@([-a-zA-Z$._][-a-zA-Z$._0-9]*)')
 _LOCAL = ("internal", "private")
@@ -69,7 +70,6 @@ def _has_loop(fn: ir.Function) -> bool:
 
 
 def _marked_glue(module: ir.Module) -> set[str]:
-    from ...codegen.context import CodegenContext
     nmd = module.namedmetadata.get(CodegenContext.GLUE_METADATA)
     names = set()
     for node in (nmd.operands if nmd is not None else []):
@@ -121,15 +121,8 @@ def split_module(module: ir.Module) -> list[Part]:
     if not kernels:
         return [Part(str(module), GLUE)]
 
-    # the glue part: what the kernels part does not reach on its own, and what that reaches
-    glue: set[str] = set()
-    todo = [n for n in defined if n not in kernels]
-    while todo:
-        n = todo.pop()
-        if n in glue:
-            continue
-        glue.add(n)
-        todo.extend(r for r in refs[n] if r in defined and r not in kernels and r not in glue)
+    # the glue part: every other defined function
+    glue = set(defined) - kernels
     if not glue:
         return [Part(str(module), KERNELS)]
 

@@ -432,7 +432,7 @@ def runtime_address() -> int:
                 compiled = target.compile_ir(text, want_asm=False)
                 cache.put(key, compiled)
             names = [PARALLEL_FOR, INIT, STOP, FORK_PREPARE, FORK_PARENT, FORK_CHILD]
-            lib = target.load(compiled.object_image, names)  # kept for the process
+            lib = target.load(compiled.object_images, names)  # kept for the process
             hook = {n: ctypes.CFUNCTYPE(None)(lib[n]) for n in names[1:]}
             hook[INIT]()
             # join the workers before the interpreter's teardown can free the JIT holding their code
