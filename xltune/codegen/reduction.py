@@ -38,7 +38,7 @@ from ..ir.ops import DATA_MOVEMENT, ELEMENTWISE
 from . import lltypes as T
 from .context import CodegenContext, EmitOptions
 from .elemental import ElementalEmitter, unsupported_instruction
-from .indexing import Index, c64, delinearize, linearize
+from .indexing import Index, c64, delinearize
 from .loops import for_range
 from .lltypes import NotLowerable
 

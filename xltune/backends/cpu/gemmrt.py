@@ -68,7 +68,7 @@ def routine_ir(dtype: str, micro: str, lanes: int, triple: str = "") -> str:
     em = GemmEmitter(cx, contraction((rows, 1), (1, nr), [], [], [1], [0]), dt, dt, dt,
                      Tiles(rows, nr, rows, 1, nr), lanes, pack_a=False)
     em.tiles = Tiles(rows, nr, rows, 1, nr)
-    acc_t, nbytes = em.acc.type, em.acc.nbytes
+    acc_t = em.acc.type
 
     fn = ir.Function(module, signature(), name=name(dtype, micro))
     fn.attributes.add("nounwind")
@@ -242,16 +242,10 @@ def address(dtype: str, micro: str) -> int:
     with _lock:
         lib = _loaded.get(fname)
         if lib is None:
-            from . import objcache
             from .llvm_target import host
+            from .objcache import runtime_object
             target = host()
-            text = routine_ir(dtype, micro, lanes_of(dtype), target.triple)
-            key = target.cache_key(text, SPEED_LEVEL)
-            cache = objcache.object_cache()
-            compiled = cache.get(key)
-            if compiled is None:
-                compiled = target.compile_ir(text, speed_level=SPEED_LEVEL)
-                cache.put(key, compiled)
+            compiled = runtime_object(routine_ir(dtype, micro, lanes_of(dtype), target.triple), SPEED_LEVEL)
             lib = target.load(compiled.object_images, [fname])   # kept for the process
             _loaded[fname] = lib
         return lib[fname]

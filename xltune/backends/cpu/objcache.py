@@ -158,3 +158,16 @@ _cache = ObjectCache()
 
 def object_cache() -> ObjectCache:
     return _cache
+
+
+def runtime_object(ir_text: str, speed_level: int | None = None) -> Compiled:
+    """A runtime library's object (the threads runtime, a GEMM routine): from the cache, else
+    compiled for the host (`HostTarget.compile_ir`) and stored."""
+    from .llvm_target import host
+    target = host()
+    key = target.cache_key(ir_text, speed_level)
+    compiled = _cache.get(key)
+    if compiled is None:
+        compiled = target.compile_ir(ir_text, speed_level=speed_level)
+        _cache.put(key, compiled)
+    return compiled

@@ -421,18 +421,10 @@ def runtime_address() -> int:
     global _runtime
     with _runtime_lock:
         if _runtime is None:
-            from . import objcache
             from .llvm_target import host
-            target = host()
-            text = runtime_ir()
-            key = target.cache_key(text)
-            cache = objcache.object_cache()
-            compiled = cache.get(key)
-            if compiled is None:
-                compiled = target.compile_ir(text, want_asm=False)
-                cache.put(key, compiled)
+            from .objcache import runtime_object
             names = [PARALLEL_FOR, INIT, STOP, FORK_PREPARE, FORK_PARENT, FORK_CHILD]
-            lib = target.load(compiled.object_images, names)  # kept for the process
+            lib = host().load(runtime_object(runtime_ir()).object_images, names)  # kept for the process
             hook = {n: ctypes.CFUNCTYPE(None)(lib[n]) for n in names[1:]}
             hook[INIT]()
             # join the workers before the interpreter's teardown can free the JIT holding their code
