@@ -88,8 +88,13 @@ def test_an_exported_global_variable_keeps_the_module_whole():
     assert [p.pipeline for p in split_module(m)] == [KERNELS]
 
 
+def _emitted(text) -> dict:
+    """The row fusions as emitted kernels (the library engine makes a program all glue)."""
+    return {k.name: "emitted" for k in xltune.knobs(text, backend="cpu") if k.name.endswith(".engine")}
+
+
 def test_a_program_compiles_to_two_objects_that_link_and_agree_with_the_interpreter(cache_dir):
-    exe = xltune.compile(SOFTMAX, backend="cpu")
+    exe = xltune.compile(SOFTMAX, backend="cpu", config=_emitted(SOFTMAX))
     llvm_text = exe.stages["llvm"]
     assert f"{PART_MARKER}{KERNELS}" in llvm_text and f"{PART_MARKER}{GLUE}" in llvm_text
     kernels, glue = llvm_text.split(PART_MARKER)[1:]
@@ -102,7 +107,7 @@ def test_a_program_compiles_to_two_objects_that_link_and_agree_with_the_interpre
     want = xltune.compile(SOFTMAX, backend="interpreter")(x)
     np.testing.assert_allclose(exe(x), want, rtol=2e-6, atol=1e-7)
     # warm: both images come back from one cache file
-    warm = xltune.compile(SOFTMAX, backend="cpu")
+    warm = xltune.compile(SOFTMAX, backend="cpu", config=_emitted(SOFTMAX))
     assert warm.stats["object_cache"] == "hit" and warm.stages["llvm"] == llvm_text
     np.testing.assert_array_equal(warm(x), exe(x))
     assert len(list(cache_dir.glob("*.o"))) == 1
@@ -167,3 +172,14 @@ func.func @main(%a: tensor<4x32x16xf32>, %b: tensor<4x16x24xf32>) -> tensor<4x32
     a = rng.standard_normal((4, 32, 16)).astype(np.float32)
     bm = rng.standard_normal((4, 16, 24)).astype(np.float32)
     np.testing.assert_allclose(exe(a, bm), np.matmul(a, bm), rtol=1e-5, atol=1e-5)
+
+
+def test_a_library_row_fusion_is_all_glue_and_calls_the_row_library(cache_dir):
+    exe = xltune.compile(SOFTMAX, backend="cpu")
+    llvm_text = exe.stages["llvm"]
+    assert f"{PART_MARKER}{GLUE}" in llvm_text and f"{PART_MARKER}{KERNELS}" not in llvm_text
+    assert "@xltune_rt_row_f32_subtract_vs_then_exponential_add_red(" in llvm_text
+    assert "@xltune_rt_row_f32_maximum_red(" in llvm_text
+    x = np.random.default_rng(0).standard_normal((64, 300)).astype(np.float32)
+    want = xltune.compile(SOFTMAX, backend="interpreter")(x)
+    np.testing.assert_allclose(exe(x), want, rtol=2e-6, atol=1e-7)

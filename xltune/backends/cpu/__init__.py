@@ -20,7 +20,7 @@ import time
 
 from ...config import Config
 from ...executable import lazy_stage
-from . import blas, gemmrt, objcache, plancache, threads
+from . import blas, gemmrt, objcache, plancache, rowlib, threads
 from .llvm_target import host
 from .partition import split_module
 from .program import KernelNotLowerable, build_llvm, demote, kernel_knobs, plan_program
@@ -40,9 +40,10 @@ def _assembly(target, okey: str | None, optimized_ir: str) -> str:
 
 
 def _imports(ir_text: str) -> dict[str, int]:
-    """Addresses of the outside functions (BLAS, the threads and GEMM runtimes) that IR text
-    names."""
-    return {**blas.imports_for(ir_text), **threads.imports_for(ir_text), **gemmrt.imports_for(ir_text)}
+    """Addresses of the outside functions (BLAS, the threads, GEMM and row runtimes) that IR
+    text names."""
+    return {**blas.imports_for(ir_text), **threads.imports_for(ir_text), **gemmrt.imports_for(ir_text),
+            **rowlib.imports_for(ir_text)}
 
 
 class CpuBackend:

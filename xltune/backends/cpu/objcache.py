@@ -160,14 +160,20 @@ def object_cache() -> ObjectCache:
     return _cache
 
 
-def runtime_object(ir_text: str, speed_level: int | None = None) -> Compiled:
-    """A runtime library's object (the threads runtime, a GEMM routine): from the cache, else
-    compiled for the host (`HostTarget.compile_ir`) and stored."""
+def runtime_object(ir, speed_level: int | None = None, key_text: str | None = None) -> Compiled:
+    """A runtime library's object (the threads runtime, a GEMM routine, the row library): from
+    the cache, else compiled for the host (`HostTarget.compile_ir`) and stored. `ir`: IR text, or
+    a function making it; `key_text`: what the IR is made from, when keying by that spares
+    making the IR (default: the IR text)."""
     from .llvm_target import host
     target = host()
-    key = target.cache_key(ir_text, speed_level)
+    text = None if callable(ir) else ir
+    if key_text is None:
+        text = ir() if text is None else text
+    key = target.cache_key(key_text if key_text is not None else text, speed_level)
     compiled = _cache.get(key)
     if compiled is None:
-        compiled = target.compile_ir(ir_text, speed_level=speed_level)
+        text = ir() if text is None else text
+        compiled = target.compile_ir(text, speed_level=speed_level)
         _cache.put(key, compiled)
     return compiled

@@ -42,11 +42,14 @@ from ...config import Config, Knob
 from ...ir.module import Instruction
 from .kernels import (MATH, THREADS, THREADS_DEFAULT_MIN, THREADS_KNOB_MIN, UNROLLS, VECTOR_WIDTHS,
                       KernelFamily, chunk_range, host_threads, wrap_one)
+from . import rowprogram
 from .threads import emit_threaded
 
 # Knobs a loop kernel of the same name also has keep its choices (unroll, vector_width, threads,
 # math): a fusion knob may turn one kind of kernel into the other under the same name.
 ROW_BLOCKS = (1, 2, 4, 8)
+ENGINES = ("library", "emitted")
+DEFAULT_ENGINE = "library"
 ACCUMULATORS = (1, 2, 4, 8)
 COLUMN_BLOCKS = (16, 64, 256, 1024, 4096)
 STRATEGIES = ("column", "strided")
@@ -129,6 +132,7 @@ class ReductionKnobs:
     stash: bool = True           # row layout: keep expensive values of the row for later passes
     threads: int = 1
     math: str = "approx"
+    engine: str = "emitted"      # row layout: "library" (rowprogram.py) or "emitted"
 
 
 def default_vector_width(plan: ReductionPlan, comp) -> int:
@@ -201,6 +205,12 @@ def reduction_kernel_knobs(name: str, comp) -> list[Knob]:
     if uses_approx_math(comp):
         ks.append(Knob(f"cpu.{name}.math", MATH, "approx",
                        "transcendentals: xltune's vectorizable polynomials or the C library", owner))
+    if rowprogram.why_not(comp, plan) is None:
+        ks.append(Knob(f"cpu.{name}.engine", ENGINES, DEFAULT_ENGINE,
+                       "library: the row's element-wise ops and reductions call xltune's precompiled "
+                       "vector routines from a loop compiled without the vectorizing passes (a cold "
+                       "compile ~2x faster; threads, reassociate and math still apply); emitted: one "
+                       "kernel fused and vectorized by LLVM (the other knobs shape it)", owner))
     return ks
 
 
@@ -222,6 +232,9 @@ def emit_reduction_kernel(cx: CodegenContext, fname: str, name: str, comp, confi
     depth = 8 * sum(1 for _ in comp.walk())
     if depth > sys.getrecursionlimit() // 2:
         sys.setrecursionlimit(sys.getrecursionlimit() + depth)
+    if knobs.engine == "library":
+        prog = rowprogram.row_program(comp, plan, knobs.math)
+        return _LibraryKernel(cx, fname, plan, knobs, nargs, param_arg, output_arg, prog).emit()
     return _Kernel(cx, fname, plan, knobs, nargs, param_arg, output_arg).emit()
 
 
@@ -457,8 +470,12 @@ class _Kernel:
                         em.store_output(o, ix)
             for h in heroes:
                 slots[h].store(b, p.combiners[h].merge(em, slots[h].load(b), block[h].load(b)))
+        self._store_partials(b, scratch, chunk, slots)
+
+    def _store_partials(self, b, scratch, chunk, slots):
+        """A chunk's partial results into its scratch slots."""
         index = self._partials()
-        for h in heroes:
+        for h in self.plan.phases[0]:
             for k, v in enumerate(slots[h].load(b)):
                 for part, x in enumerate(v if isinstance(v, tuple) else (v,)):
                     b.store(x, self._slot_ptr(b, scratch, index[h, k, part], chunk[0], chunk[1]))
@@ -562,6 +579,68 @@ class _Kernel:
                 self._finish(em, h, slots[h].load(b))
             em.hoist(0, pos)
             em.store_position_outputs(pos)
+
+
+class _LibraryKernel(_Kernel):
+    """The `library` engine: the same scaffolding (threads over rows, a long row in chunks), each
+    row's work done by row-library calls (rowprogram.py) from glue compiled without the
+    vectorizing passes."""
+
+    def __init__(self, cx, fname, plan, knobs, nargs, param_arg, output_arg, prog):
+        super().__init__(cx, fname, plan, knobs, nargs, param_arg, output_arg)
+        self.lib = rowprogram.LibraryRows(self, prog)
+
+    def emit(self) -> ir.Function:
+        fn = super().emit()
+        self.cx.mark_glue(self.cx.module.get_global(self.fname + ".body"))
+        return fn
+
+    def _rows(self, b, ptrs, chunk):
+        p, lib = self.plan, self.lib
+        run = lib.prog.run
+        lo, hi = chunk_range(b, chunk, p.positions, 1)
+        bufs = lib.buffers(b)
+        slots = {h: AccSlots(b, p.combiners[h], 1, name="acc") for h in p.heroes}
+        with for_range(b, lo, hi, name="row", metadata=self._outer_md()) as r:
+            em = self._emitter(b, ptrs)
+            for h in p.heroes:
+                slots[h].store(b, p.combiners[h].init(em))
+            if run < p.length:
+                # one pass over the row (no value after a reduce): blocks, accumulators carried
+                with for_range(b, 0, p.length, step=run, name="blk", metadata=self._outer_md()) as j0:
+                    n = _min_v(b, b.sub(c64(p.length), j0), c64(run))
+                    with em.scoped():
+                        lib.run(b, em, ptrs, bufs, r, j0, n, slots, bind=False)
+                        lib.store_copies(b, em, ptrs, bufs, r, j0, n)
+                for h in p.heroes:
+                    self._finish(em, h, slots[h].load(b))
+            else:
+                lib.run(b, em, ptrs, bufs, r, c64(0), c64(p.length), slots, bind=True)
+                lib.store_copies(b, em, ptrs, bufs, r, c64(0), c64(p.length))
+            em.store_position_outputs(r)
+
+    def _split_row_body(self, b, ptrs, scratch, chunk):
+        p, lib = self.plan, self.lib
+        heroes = p.phases[0]
+        lo, hi = chunk_range(b, chunk, p.length, SPLIT_UNIT)
+        bufs = lib.buffers(b)
+        em = self._emitter(b, ptrs)
+        slots = {h: AccSlots(b, p.combiners[h], 1, name="chunk") for h in heroes}
+        block = {h: AccSlots(b, p.combiners[h], 1, name="block") for h in heroes}
+        for h in heroes:
+            slots[h].store(b, p.combiners[h].identity())
+        # as the emitted kernel: blocks (runs) from the identity, merged in order
+        run = lib.prog.run
+        with for_range(b, lo, hi, step=run, name="blk", metadata=self._outer_md()) as j0:
+            for h in heroes:
+                block[h].store(b, p.combiners[h].identity())
+            n = _min_v(b, b.sub(hi, j0), c64(run))
+            with em.scoped():
+                lib.run(b, em, ptrs, bufs, c64(0), j0, n, block, bind=False)
+                lib.store_copies(b, em, ptrs, bufs, c64(0), j0, n)
+            for h in heroes:
+                slots[h].store(b, p.combiners[h].merge(em, slots[h].load(b), block[h].load(b)))
+        self._store_partials(b, scratch, chunk, slots)
 
 
 def _stash_reader(b, buf, dt, j):
