@@ -211,8 +211,12 @@ def _fuse_reduces(prog: RowProgram, comp):
         prog.fused[v] = r
         prog.steps.remove(r)
     for s in prog.steps:
-        readers = [u for u in s.users if u is not prog.fused.get(s)]
-        if s.opcode != "reduce" and (readers or s in outputs):
+        if s.opcode == "reduce":
+            continue
+        # a step is kept unless its fused reduce is its only reader (a dead one is kept too: its
+        # routine needs somewhere to write)
+        fused_only = s in prog.fused and all(u is prog.fused[s] for u in s.users) and s not in outputs
+        if not fused_only:
             prog.stored.add(s)
 
 
