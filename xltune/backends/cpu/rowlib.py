@@ -61,6 +61,9 @@ FUSED_REDUCE = (("add", "red"), ("add", "seq"), ("maximum", "red"))
 # exp routine costs the one-time compile ~20 ms, so only the chain row fusions have)
 CHAINED_UNARY = ("exponential",)
 CHAINED_BINARY = (("subtract", "vs"), ("subtract", "vv"))
+# ops whose throughput, not memory, bounds a pass: as wide as the polynomials (softmax's divide
+# pass at 512 bits: library softmax 14 % -> 5 % behind the emitted kernel on this AVX-512 host)
+WIDE_OPS = ("divide", "sqrt", "rsqrt")
 ELEMENT_INTERLEAVE = 2
 REDUCE_INTERLEAVE = 4            # independent vector accumulators (latency of a vector add)
 
@@ -164,8 +167,8 @@ def fusable(op: str, dtype: str, form: str, reduce: tuple | None = None, then: s
 
 # ---- the library's IR -------------------------------------------------------------------------------------
 def _vector_width(dtype: str, vector_bits: int, transcendental: bool) -> int:
-    """Lanes: 512-bit vectors only for polynomials (docs/cpu-backend.md: plain passes run faster
-    with 256-bit ones on AVX-512 hosts, polynomials faster with 512)."""
+    """Lanes: 512-bit vectors only for polynomials and WIDE_OPS (docs/cpu-backend.md: plain
+    passes run faster with 256-bit ones on AVX-512 hosts, polynomials faster with 512)."""
     bits = min(vector_bits, 512 if transcendental else 256)
     return max(1, bits // (32 if dtype == "f32" else 64))
 
@@ -191,7 +194,6 @@ def _emit(cx, r: Routine, vector_bits: int):
     args = list(fn.args)
     if r.form in ("red", "seq"):
         src, n, start = args
-        element = None
         rop, mode = r.op, r.form
     else:
         out, ins = args[0], args[1:-2] if r.reduce else args[1:-1]
@@ -201,6 +203,7 @@ def _emit(cx, r: Routine, vector_bits: int):
     regroup = mode == "red"
     transcendental = (r.form == "v" and has_math_variant(r.op, r.dtype) or
                       r.then is not None and has_math_variant(r.then, r.dtype)) and not r.libm
+    transcendental = transcendental or r.op in WIDE_OPS
     if mode == "seq":
         md = loop_metadata(cx.module, vector_width=1, unroll=1)
     else:

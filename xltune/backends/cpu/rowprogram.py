@@ -14,6 +14,11 @@ Reduces call the library's reductions and bind their result for the rest of the 
 else (per-row epilogues, outputs of one value per row) is computed by the emitter as in the
 emitted kernel.
 
+Each call is one pass over the run, in L1, so passes are what the engine pays for: a reduce of a
+step's result joins that step's call (`fused`: sum of squares, softmax's sum of exp), and exp of
+a subtraction is one call (`chained`: softmax's exp(x - max)); softmax is then three passes, as
+its emitted kernel.
+
 A row whose values all precede its reduces (sums of squares, row sums) is walked in blocks of
 BLOCK elements, the accumulators carried from block to block; a row with passes after a reduce
 (softmax, layernorm) is one run, and its buffers must fit in ROW_BYTES of stack.
@@ -23,14 +28,12 @@ kernel's scaffolding (threads over rows, a single long row split into chunks).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from llvmlite import ir
 
 from ...codegen import lltypes as T
 from ...codegen import scalar
-from ...codegen.indexing import c64
 from ...codegen.reduction import NotAReductionKernel, ReductionPlan, entry_alloca, group_index, row_linear
 from ...ir.ops import ELEMENTWISE
 from . import rowlib
@@ -342,10 +345,6 @@ class LibraryRows:
             else:
                 src = self.pointer(b, em, ptrs, bufs, v, row, j0)
                 b.call(self._routine("copy", "v"), [out, src, n])
-
-
-def run_count(prog: RowProgram) -> int:
-    return math.ceil(prog.plan.length / prog.run)
 
 
 __all__ = ["row_program", "why_not", "RowProgram", "LibraryRows", "NotLibrary", "BLOCK", "ROW_BYTES"]
