@@ -103,6 +103,10 @@ def split_module(module: ir.Module) -> list[Part]:
     variables = [v for v in values if isinstance(v, ir.GlobalVariable)]
     if any(v.linkage not in _LOCAL for v in variables):
         return [Part(str(module), KERNELS)]
+    marked = _marked_glue(module)
+    todo = [n for n, f in defined.items() if n not in marked and _has_loop(f)]
+    if not todo:        # all glue (library calls, no loops of its own): printed once, as a whole
+        return [Part(str(module), GLUE)]
     metadata = module._get_metadata_lines()
     text = {name: str(f) for name, f in defined.items()}
     refs = {name: _refs(t) for name, t in text.items()}
@@ -110,16 +114,12 @@ def split_module(module: ir.Module) -> list[Part]:
 
     # the kernels part: functions with loops and everything defined that they reach
     kernels: set[str] = set()
-    marked = _marked_glue(module)
-    todo = [n for n, f in defined.items() if n not in marked and _has_loop(f)]
     while todo:
         n = todo.pop()
         if n in kernels:
             continue
         kernels.add(n)
         todo.extend(r for r in refs[n] if r in defined and r not in kernels)
-    if not kernels:
-        return [Part(str(module), GLUE)]
 
     # the glue part: every other defined function
     glue = set(defined) - kernels
