@@ -155,14 +155,7 @@ class Combiner:
         dt = self.result_dtypes[0]
         op = self.op
         if dt.is_float:
-            flags = ("reassoc",) if reassociate else ()
-            if op == "add":
-                v = b.fadd(x, y, flags=flags)
-            elif op == "multiply":
-                v = b.fmul(x, y, flags=flags)
-            else:
-                sfx = T.llvm_float_suffix(x.type)
-                v = em.cx.intrinsic(b, f"llvm.{op}.{sfx}", [x, y])
+            v = float_step(em.cx, b, op, x, y, reassociate)
             if not self.wide_accumulator:
                 v = T.round_to(b, dt, v)
             return v
@@ -177,6 +170,18 @@ class Combiner:
             return {"and": b.and_, "or": b.or_, "xor": b.xor}[op](x, y)
         name = ("s" if dt.is_signed else "u") + ("max" if op == "maximum" else "min")
         return em.cx.intrinsic(b, f"llvm.{name}.i{x.type.width}", [x, y])
+
+
+def float_step(cx: CodegenContext, b: ir.IRBuilder, op: str, x, y, reassociate: bool = False):
+    """op(x, y) for a float reduction (a SIMPLE_OPS op): add and multiply marked `reassoc` when
+    the steps may be regrouped (then the loop vectorizer may split them over accumulators);
+    maximum/minimum as the NaN-propagating intrinsics."""
+    flags = ("reassoc",) if reassociate else ()
+    if op == "add":
+        return b.fadd(x, y, flags=flags)
+    if op == "multiply":
+        return b.fmul(x, y, flags=flags)
+    return cx.intrinsic(b, f"llvm.{op}.{T.llvm_float_suffix(x.type)}", [x, y])
 
 
 def unsupported_reduce(reduce) -> str | None:
@@ -741,6 +746,6 @@ def row_linear(b: ir.IRBuilder, row, length: int, j):
     return b.add(b.mul(row, c64(length), flags=("nuw", "nsw")), j, flags=("nuw", "nsw"))
 
 
-__all__ = ["window_value", "unsupported_window", "Combiner", "simple_op", "unsupported_reduce", "ReductionPlan", "analyze", "layout_of",
+__all__ = ["window_value", "unsupported_window", "Combiner", "simple_op", "float_step", "unsupported_reduce", "ReductionPlan", "analyze", "layout_of",
            "canonical_groups", "NotAReductionKernel", "PositionEmitter", "group_index", "position_index",
            "AccSlots", "entry_alloca", "row_linear", "reduce_members", "SIMPLE_OPS"]

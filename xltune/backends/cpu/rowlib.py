@@ -37,6 +37,7 @@ from ...codegen.context import CodegenContext, EmitOptions
 from ...codegen.elemental import uses_approx_math
 from ...codegen.indexing import c64
 from ...codegen.loops import for_range, loop_metadata
+from ...codegen.reduction import float_step
 from ...ir import dtypes as D
 from ...ir.module import Computation
 from ...ir.types import TensorType
@@ -230,15 +231,7 @@ def _emit(cx, r: Routine, vector_bits: int):
         if r.form not in ("red", "seq") and r.store:
             T.store(b, out, dt, i, v)
         if mode:
-            a = b.load(acc)
-            flags = ("reassoc",) if regroup else ()
-            if rop == "add":
-                a = b.fadd(a, v, flags=flags)
-            elif rop == "multiply":
-                a = b.fmul(a, v, flags=flags)
-            else:
-                a = cx.intrinsic(b, f"llvm.{rop}.{T.llvm_float_suffix(v.type)}", [a, v])
-            b.store(a, acc)
+            b.store(float_step(cx, b, rop, b.load(acc), v, regroup), acc)
     if mode:
         b.ret(b.load(acc))
     else:
