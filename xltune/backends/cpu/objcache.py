@@ -167,13 +167,12 @@ def runtime_object(ir, speed_level: int | None = None, key_text: str | None = No
     making the IR (default: the IR text)."""
     from .llvm_target import host
     target = host()
-    text = None if callable(ir) else ir
+    text = ir if isinstance(ir, str) else None
     if key_text is None:
-        text = ir() if text is None else text
-    key = target.cache_key(key_text if key_text is not None else text, speed_level)
+        key_text = text = text if text is not None else ir()
+    key = target.cache_key(key_text, speed_level)
     compiled = _cache.get(key)
     if compiled is None:
-        text = ir() if text is None else text
-        compiled = target.compile_ir(text, speed_level=speed_level)
+        compiled = target.compile_ir(text if text is not None else ir(), speed_level=speed_level)
         _cache.put(key, compiled)
     return compiled
