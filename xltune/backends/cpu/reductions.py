@@ -611,12 +611,10 @@ class _LibraryKernel(_Kernel):
                     n = _min_v(b, b.sub(c64(p.length), j0), c64(run))
                     with em.scoped():
                         lib.run(b, em, ptrs, bufs, r, j0, n, slots, bind=False)
-                        lib.store_copies(b, em, ptrs, bufs, r, j0, n)
                 for h in p.heroes:
                     self._finish(em, h, slots[h].load(b))
             else:
                 lib.run(b, em, ptrs, bufs, r, c64(0), c64(p.length), slots, bind=True)
-                lib.store_copies(b, em, ptrs, bufs, r, c64(0), c64(p.length))
             em.store_position_outputs(r)
 
     def _split_row_body(self, b, ptrs, scratch, chunk):
@@ -637,7 +635,6 @@ class _LibraryKernel(_Kernel):
             n = _min_v(b, b.sub(hi, j0), c64(run))
             with em.scoped():
                 lib.run(b, em, ptrs, bufs, c64(0), j0, n, block, bind=False)
-                lib.store_copies(b, em, ptrs, bufs, c64(0), j0, n)
             for h in heroes:
                 slots[h].store(b, p.combiners[h].merge(em, slots[h].load(b), block[h].load(b)))
         self._store_partials(b, scratch, chunk, slots)

@@ -34,7 +34,8 @@ from llvmlite import ir
 
 from ...codegen import lltypes as T
 from ...codegen import scalar
-from ...codegen.reduction import NotAReductionKernel, ReductionPlan, entry_alloca, group_index, row_linear
+from ...codegen.elemental import is_splat
+from ...codegen.reduction import NotAReductionKernel, ReductionPlan, entry_alloca, row_linear
 from ...ir.ops import ELEMENTWISE
 from . import rowlib
 
@@ -147,7 +148,6 @@ def _analyze(comp, plan: ReductionPlan, math: str) -> RowProgram:
         if op == "parameter":
             kinds[i] = "view"
         elif op == "constant":
-            from ...codegen.elemental import is_splat
             if not is_splat(i.attrs["value"]):
                 raise NotLibrary(f"{i.ref} is a constant row that is not a splat")
             kinds[i] = "splat"
@@ -237,6 +237,7 @@ def _assign_buffers(prog: RowProgram, comp):
             prog.dest[v] = k
         else:
             prog.copies.append((k, v))
+    copied = {v for _, v in prog.copies}
     free: list = []
     live: dict = {}
     count = 0
@@ -252,7 +253,7 @@ def _assign_buffers(prog: RowProgram, comp):
             live[s] = prog.slot[s]
         # buffers whose last reader is this step are free for the next steps
         for o in set(prog.inputs(s)):
-            if o in live and last.get(o) == k and all(o is not v for _, v in prog.copies):
+            if o in live and last.get(o) == k and o not in copied:
                 free.append(live.pop(o))
     prog.nslots = count
 
@@ -276,12 +277,13 @@ class LibraryRows:
         """(op, red|seq): regrouped unless the kernel keeps float sums in order."""
         return comb.op, "red" if (self.k.regroup or comb.op not in rowlib.REORDERS) else "seq"
 
-    def _s_index(self, b, row, j):
-        p = self.prog.plan
-        return group_index(b, p.shape, [(p.kept, row), (p.dims, j)], linear=row_linear(b, row, p.length, j))
-
     def _param_ptr(self, b, ptrs, p, offset):
         return T.element_ptr(b, ptrs[p.attrs["index"]], self.dt, offset)
+
+    def _output_ptr(self, b, ptrs, k, row, j0):
+        """Element j0 of row `row` of output k."""
+        plan = self.prog.plan
+        return T.element_ptr(b, ptrs[len(plan.comp.params) + k], self.dt, row_linear(b, row, plan.length, j0))
 
     def pointer(self, b, em, ptrs, bufs, v, row, j0):
         """Where the run [j0, j0 + n) of row `row` of v lives."""
@@ -292,15 +294,15 @@ class LibraryRows:
         if kind == "column":
             return self._param_ptr(b, ptrs, v.operands[0], j0)
         if v in prog.dest:
-            out = ptrs[len(prog.plan.comp.params) + prog.dest[v]]
-            return T.element_ptr(b, out, self.dt, row_linear(b, row, prog.plan.length, j0))
+            return self._output_ptr(b, ptrs, prog.dest[v], row, j0)
         if v not in prog.slot:
             return ir.Constant(T.PTR, None)          # a fused reduce's operand, never stored
         return bufs[prog.slot[v]]
 
     def run(self, b, em, ptrs, bufs, row, j0, n, slots: dict, bind: bool):
-        """One run of one row: every step's call. Reduces continue from (and store to) their slot;
-        `bind`: the result is final (one run per row) and later steps read it."""
+        """One run of one row: every step's call, then the outputs no call writes. Reduces continue
+        from (and store to) their slot; `bind`: the result is final (one run per row) and later
+        steps read it."""
         prog = self.prog
 
         def reduced(r, acc):
@@ -318,7 +320,7 @@ class LibraryRows:
             args = []
             for o in prog.inputs(s):
                 if prog.kinds[o] == "splat":
-                    args.append(("s", em.value(o, self._s_index(b, row, j0))))
+                    args.append(("s", em.value(o, self.k._s_index(b, row, j0))))
                 else:
                     args.append(("v", self.pointer(b, em, ptrs, bufs, o, row, j0)))
             form = "".join(k for k, _ in args)
@@ -332,16 +334,16 @@ class LibraryRows:
                 continue
             routine = self._routine(op, form, libm, self._mode(prog.plan.combiners[r]), s in prog.stored, then)
             reduced(r, b.call(routine, [out] + [v for _, v in args] + [n, slots[r].load(b)[0]]))
+        self._store_copies(b, em, ptrs, bufs, row, j0, n)
 
-    def store_copies(self, b, em, ptrs, bufs, row, j0, n):
+    def _store_copies(self, b, em, ptrs, bufs, row, j0, n):
         """Outputs that are not a call's own result: a parameter or a splat, or a value that an
         earlier output already holds."""
         prog = self.prog
         for k, v in prog.copies:
-            out = T.element_ptr(b, ptrs[len(prog.plan.comp.params) + k], self.dt,
-                                row_linear(b, row, prog.plan.length, j0))
+            out = self._output_ptr(b, ptrs, k, row, j0)
             if prog.kinds[v] == "splat":
-                b.call(self._routine("copy", "fill"), [out, em.value(v, self._s_index(b, row, j0)), n])
+                b.call(self._routine("copy", "fill"), [out, em.value(v, self.k._s_index(b, row, j0)), n])
             else:
                 src = self.pointer(b, em, ptrs, bufs, v, row, j0)
                 b.call(self._routine("copy", "v"), [out, src, n])
